@@ -1,0 +1,147 @@
+//! The merged menu: entries of every volume in boot order, and the default chosen by
+//! one ladder (CONVENTIONS.md settings, then the configs' own default, then the first
+//! bootable entry), used alike by the TUI, the headless boot and `leapboot list`.
+
+use crate::bls;
+use crate::entry::{Entry, EntryKind};
+use crate::glob;
+use crate::scan::VolumeScan;
+
+/// Which rung of the default ladder chose the default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefaultReason {
+    /// The `default` setting (`leapboot.default=` or `/etc/leapboot.toml`) matched.
+    Setting(String),
+    /// `loader.conf`'s `default` matched.
+    LoaderConf(String),
+    /// Nothing chose one: the first bootable entry.
+    FirstBootable,
+}
+
+/// Entries in boot order with the default.
+#[derive(Debug, Clone, Default)]
+pub struct Menu {
+    /// Entries in boot order.
+    pub entries: Vec<Entry>,
+    /// Index of the default entry, when any entry is bootable.
+    pub default: Option<usize>,
+    /// Why that entry is the default.
+    pub default_reason: Option<DefaultReason>,
+}
+
+/// True when a BLS-style `default` pattern matches an entry: against the id, and
+/// against the id with `.conf` as systemd-boot ids carry it.
+pub fn pattern_matches(pattern: &str, e: &Entry) -> bool {
+    glob::matches(pattern, &e.id)
+        || (e.kind == EntryKind::Bls && glob::matches(pattern, &format!("{}.conf", e.id)))
+}
+
+impl Menu {
+    /// Merges the scans of every volume, orders, and picks the default.
+    /// `setting_default` is the `default` setting glob, if any.
+    pub fn assemble(scans: &[VolumeScan], setting_default: Option<&str>) -> Menu {
+        let mut bls_entries: Vec<Entry> = Vec::new();
+        let mut others: Vec<Entry> = Vec::new();
+        for scan in scans {
+            for e in &scan.entries {
+                let list = if e.kind == EntryKind::Bls { &mut bls_entries } else { &mut others };
+                if !list.iter().any(|o| o.same_boot(e)) {
+                    list.push(e.clone());
+                }
+            }
+        }
+        bls_entries.sort_by(bls::order::compare);
+        let mut entries = bls_entries;
+        entries.extend(others);
+
+        let find = |pattern: &str| {
+            entries.iter().position(|e| e.bootable() && pattern_matches(pattern, e))
+        };
+        let mut default = None;
+        let mut reason = None;
+        if let Some(p) = setting_default.filter(|p| !p.is_empty()) {
+            if let Some(i) = find(p) {
+                default = Some(i);
+                reason = Some(DefaultReason::Setting(p.to_string()));
+            }
+        }
+        if default.is_none() {
+            let lc = scans.iter().filter_map(|s| s.loader_conf.as_ref()?.default.clone()).next();
+            if let Some(p) = lc.filter(|p| !p.starts_with('@')) {
+                if let Some(i) = find(&p) {
+                    default = Some(i);
+                    reason = Some(DefaultReason::LoaderConf(p));
+                }
+            }
+        }
+        if default.is_none() {
+            default = entries.iter().position(Entry::bootable);
+            reason = default.map(|_| DefaultReason::FirstBootable);
+        }
+        Menu { entries, default, default_reason: reason }
+    }
+
+    /// The default entry.
+    pub fn default_entry(&self) -> Option<&Entry> {
+        self.entries.get(self.default?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{VolumeInfo, VolumeRole};
+    use crate::fs::MemFs;
+    use crate::scan::{VolumeView, scan_all};
+    use crate::fs::FileSystem;
+
+    fn scan1(fs: &dyn FileSystem) -> Vec<crate::scan::VolumeScan> {
+        let v = vol();
+        scan_all(&[VolumeView { info: &v, fs }])
+    }
+
+    fn vol() -> VolumeInfo {
+        VolumeInfo {
+            uuid: Some("1234-ABCD".into()),
+            label: Some("ESP".into()),
+            device: "vda1".into(),
+            fs_type: "vfat".into(),
+            role: VolumeRole::Esp,
+        }
+    }
+
+    fn esp() -> MemFs {
+        MemFs::new()
+            .with("/loader/entries/debian-6.1.0-9.conf", "title Debian 9\nversion 6.1.0-9\nlinux /k9\noptions a\n")
+            .with("/loader/entries/debian-6.1.0-50.conf", "title Debian 50\nversion 6.1.0-50\nlinux /k50\ninitrd /i50\noptions b\noptions c\n")
+            .with("/loader/entries/broken.conf", "title Broken\nlinux /missing\n")
+            .with("/loader/entries/other-arch.conf", "title Arm\nlinux /k9\narchitecture aa64\n")
+            .with("/k9", "K")
+            .with("/k50", "K")
+            .with("/i50", "I")
+    }
+
+    #[test]
+    fn newest_first_and_missing_kernel_unbootable() {
+        let m = Menu::assemble(&scan1(&esp()), None);
+        let ids: Vec<_> = m.entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["debian-6.1.0-50", "debian-6.1.0-9", "broken"]);
+        assert_eq!(m.default, Some(0));
+        assert_eq!(m.entries[0].cmdline, "b c");
+        assert_eq!(m.entries[0].initrds, ["/i50"]);
+        assert!(m.entries[2].problem.as_deref().unwrap().contains("/missing"));
+    }
+
+    #[test]
+    fn setting_then_loader_conf() {
+        let fs = esp().with("/loader/loader.conf", "default debian-6.1.0-9.conf\n");
+        let m = Menu::assemble(&scan1(&fs), None);
+        assert_eq!(m.default_entry().unwrap().id, "debian-6.1.0-9");
+        assert_eq!(m.default_reason, Some(DefaultReason::LoaderConf("debian-6.1.0-9.conf".into())));
+        let m = Menu::assemble(&scan1(&fs), Some("*-50"));
+        assert_eq!(m.default_entry().unwrap().id, "debian-6.1.0-50");
+        // A pattern that matches only an unbootable entry falls through.
+        let m = Menu::assemble(&scan1(&fs), Some("broken"));
+        assert_eq!(m.default_entry().unwrap().id, "debian-6.1.0-9");
+    }
+}

@@ -1,0 +1,49 @@
+//! Volumes in, entries and diagnostics out: the sources run one after the other on
+//! each volume. A source may look at the other volumes too (GRUB's `search` finds
+//! kernels on another partition), so every scan sees the whole set.
+
+use crate::bls::{self, loader_conf::LoaderConf};
+use crate::diag::Diagnostic;
+use crate::entry::{Entry, VolumeInfo};
+use crate::fs::FileSystem;
+
+/// One volume as the sources see it: identity plus read-only files.
+#[derive(Clone, Copy)]
+pub struct VolumeView<'a> {
+    /// Identity and role.
+    pub info: &'a VolumeInfo,
+    /// Its files.
+    pub fs: &'a dyn FileSystem,
+}
+
+/// Everything the sources found on one volume.
+#[derive(Debug)]
+pub struct VolumeScan {
+    /// The volume scanned.
+    pub volume: VolumeInfo,
+    /// Entries found, per source in that source's own order.
+    pub entries: Vec<Entry>,
+    /// The volume's `loader.conf`, if any.
+    pub loader_conf: Option<LoaderConf>,
+    /// Problems found and skipped.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Runs every source over `volumes[index]`; the other volumes are visible to sources
+/// that search across volumes. An index out of range gives an empty scan of nothing.
+pub fn scan_volume(volumes: &[VolumeView<'_>], index: usize) -> Option<VolumeScan> {
+    let view = volumes.get(index)?;
+    let mut diagnostics = Vec::new();
+    let bls = bls::scan(view.info, view.fs, &mut diagnostics);
+    Some(VolumeScan {
+        volume: view.info.clone(),
+        entries: bls.entries,
+        loader_conf: bls.loader_conf,
+        diagnostics,
+    })
+}
+
+/// Scans every volume, in order.
+pub fn scan_all(volumes: &[VolumeView<'_>]) -> Vec<VolumeScan> {
+    (0..volumes.len()).filter_map(|i| scan_volume(volumes, i)).collect()
+}
