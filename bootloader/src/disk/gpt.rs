@@ -1,0 +1,225 @@
+//! GUID Partition Table (UEFI spec 2.10, section 5.3).
+//!
+//! The `gpt` crate reads the entries, but only after this module has checked the
+//! header the crate will use: signature, header CRC, its own LBA, an entry size of
+//! 128 bytes (the crate asserts on anything else), a sane entry count, an entry array
+//! inside the disk, and the entry-array CRC (which the crate does not check). When the
+//! primary header or its entries are bad and the backup is good, the crate is shown a
+//! view of the disk with the primary header hidden, so it falls back to the backup.
+
+use super::{Disk, DiskError, Partition, SECTOR, Scheme};
+use leapboot_menus::VolumeRole;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+/// Most entries leapboot accepts in one table (the spec's usual 128, with room).
+pub const MAX_ENTRIES: u32 = 1024;
+/// The only entry size the `gpt` crate reads.
+pub const ENTRY_SIZE: u32 = 128;
+
+/// Partition type GUID of the EFI System Partition.
+pub const TYPE_ESP: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
+/// Partition type GUID of the Extended Boot Loader Partition.
+pub const TYPE_XBOOTLDR: &str = "bc13c2ff-59e6-4262-a352-b275fd6f7172";
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4)
+        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+fn le64(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8).map_or(0, |s| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        u64::from_le_bytes(a)
+    })
+}
+
+/// Checks the header at `lba` and its entry array: `Ok(true)` when both are good,
+/// `Ok(false)` when there is no GPT signature there, `Err` with the reason otherwise.
+fn check_header(disk: &Disk, lba: u64) -> Result<bool, String> {
+    let mut h = [0u8; SECTOR as usize];
+    if disk.read_at(lba * SECTOR, &mut h).is_err() {
+        return Err(format!("header at LBA {lba} cannot be read"));
+    }
+    if &h[0..8] != b"EFI PART" {
+        return Ok(false);
+    }
+    let size = le32(&h, 12);
+    if !(92..=SECTOR as u32).contains(&size) {
+        return Err(format!(
+            "header at LBA {lba}: header size {size} is not between 92 and {SECTOR}"
+        ));
+    }
+    let stored = le32(&h, 16);
+    let mut copy = h;
+    copy[16..20].fill(0);
+    let crc = crc32fast::hash(&copy[..size as usize]);
+    if crc != stored {
+        return Err(format!(
+            "header at LBA {lba}: CRC is {stored:#010x}, computed {crc:#010x}"
+        ));
+    }
+    let my_lba = le64(&h, 24);
+    if my_lba != lba {
+        return Err(format!("header at LBA {lba} says it is at LBA {my_lba}"));
+    }
+    let entries_lba = le64(&h, 72);
+    let count = le32(&h, 80);
+    let entry_size = le32(&h, 84);
+    if entry_size != ENTRY_SIZE {
+        return Err(format!(
+            "header at LBA {lba}: entry size {entry_size} is not supported (leapboot reads {ENTRY_SIZE}-byte entries)"
+        ));
+    }
+    if count == 0 || count > MAX_ENTRIES {
+        return Err(format!(
+            "header at LBA {lba}: entry count {count} is not between 1 and {MAX_ENTRIES}"
+        ));
+    }
+    let bytes = u64::from(count) * u64::from(entry_size);
+    let end = entries_lba
+        .checked_mul(SECTOR)
+        .and_then(|o| o.checked_add(bytes));
+    match end {
+        Some(end) if entries_lba >= 1 && end <= disk.size => {}
+        _ => {
+            return Err(format!(
+                "header at LBA {lba}: entry array at LBA {entries_lba} ({bytes} bytes) lies outside the disk of {} bytes",
+                disk.size
+            ));
+        }
+    }
+    let entries = disk
+        .read_vec(entries_lba * SECTOR, bytes as usize)
+        .map_err(|e| format!("entry array at LBA {entries_lba}: {e}"))?;
+    let stored = le32(&h, 88);
+    let crc = crc32fast::hash(&entries);
+    if crc != stored {
+        return Err(format!(
+            "entry array at LBA {entries_lba}: CRC is {stored:#010x}, computed {crc:#010x}"
+        ));
+    }
+    Ok(true)
+}
+
+/// Reads the GPT, or `Ok(None)` when the disk has none.
+pub fn read(disk: &Disk) -> Result<Option<Vec<Partition>>, DiskError> {
+    let corrupt = |reason: String| DiskError::Corrupt {
+        device: disk.name.clone(),
+        table: "GPT",
+        reason,
+    };
+    if disk.size < 3 * SECTOR {
+        return Ok(None);
+    }
+    let primary = check_header(disk, 1);
+    let last = disk.size / SECTOR - 1;
+    let hide_primary = match primary {
+        Ok(true) => false,
+        Ok(false) => return Ok(None),
+        Err(primary_reason) => match check_header(disk, last) {
+            Ok(true) => true,
+            Ok(false) => return Err(corrupt(format!("{primary_reason}; no backup header"))),
+            Err(backup_reason) => {
+                return Err(corrupt(format!(
+                    "{primary_reason}; backup: {backup_reason}"
+                )));
+            }
+        },
+    };
+    let view = View {
+        disk: disk.clone(),
+        pos: 0,
+        hide_primary,
+    };
+    let table = ::gpt::GptConfig::new()
+        .writable(false)
+        .logical_block_size(::gpt::disk::LogicalBlockSize::Lb512)
+        .open_from_device(view)
+        .map_err(|e| corrupt(e.to_string()))?;
+    let mut out = Vec::new();
+    for (&number, p) in table.partitions() {
+        let type_guid = p.part_type_guid.guid.to_string().to_ascii_lowercase();
+        let (Some(offset), Some(end)) = (
+            p.first_lba.checked_mul(SECTOR),
+            p.last_lba
+                .checked_add(1)
+                .and_then(|l| l.checked_mul(SECTOR)),
+        ) else {
+            continue;
+        };
+        if end <= offset || end > disk.size {
+            continue;
+        }
+        let role = match type_guid.as_str() {
+            TYPE_ESP => VolumeRole::Esp,
+            TYPE_XBOOTLDR => VolumeRole::Xbootldr,
+            _ => VolumeRole::Other,
+        };
+        out.push(Partition {
+            number,
+            offset,
+            len: end - offset,
+            role,
+            type_name: type_guid,
+            name: Some(p.name.clone()).filter(|n| !n.is_empty()),
+            scheme: Scheme::Gpt,
+        });
+    }
+    Ok(Some(out))
+}
+
+/// The disk as the `gpt` crate sees it: read-only, optionally with LBA 1 zeroed.
+#[derive(Debug)]
+struct View {
+    disk: Disk,
+    pos: u64,
+    hide_primary: bool,
+}
+
+impl Read for View {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.disk.size.saturating_sub(self.pos);
+        let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        if n == 0 {
+            return Ok(0);
+        }
+        let buf = &mut buf[..n];
+        self.disk.read_at(self.pos, buf).map_err(io::Error::other)?;
+        if self.hide_primary {
+            let (start, end) = (self.pos, self.pos + n as u64);
+            let (hs, he) = (SECTOR, 2 * SECTOR);
+            if start < he && end > hs {
+                let from = hs.max(start) - start;
+                let to = he.min(end) - start;
+                buf[from as usize..to as usize].fill(0);
+            }
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Write for View {
+    fn write(&mut self, _buf: &[u8]) -> io::Result<usize> {
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "disk is opened read-only",
+        ))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for View {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let new = match to {
+            SeekFrom::Start(o) => Some(o),
+            SeekFrom::End(d) => self.disk.size.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos =
+            new.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek out of range"))?;
+        Ok(self.pos)
+    }
+}

@@ -1,0 +1,200 @@
+//! PID 1: mount what leapboot needs, open the consoles, read the settings, load the
+//! modules, find the disks, build the menu, and boot, forever. Nothing here returns:
+//! every failure degrades to a message and the menu, and a panic anywhere is caught,
+//! logged, and the loop starts over (the kernel panics if PID 1 exits).
+
+use crate::boot;
+use crate::console::{self, Consoles};
+use crate::log::Area;
+use crate::scan;
+use crate::settings::{SETTINGS_FILE, Settings};
+use crate::volume::Volume;
+use leapboot_menus::Menu;
+use std::ffi::CString;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Entry point when running as PID 1. Never returns.
+pub fn run() -> ! {
+    std::panic::set_hook(Box::new(|info| {
+        crate::log!(Area::Init, "internal error: {info}");
+    }));
+    let started = Instant::now();
+    mount_basics();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        if let Err(e) = scan::contain("init", || session(started, attempt)) {
+            crate::log!(Area::Init, "{e}; restarting in 1 s");
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn mount(src: &str, target: &str, fstype: &str, flags: libc::c_ulong, data: &str) {
+    let _ = std::fs::create_dir_all(target);
+    let c = |s: &str| CString::new(s).unwrap_or_default();
+    let (src_c, target_c, fs_c, data_c) = (c(src), c(target), c(fstype), c(data));
+    // SAFETY: all four arguments are NUL-terminated strings that live for the call.
+    let r = unsafe {
+        libc::mount(
+            src_c.as_ptr(),
+            target_c.as_ptr(),
+            fs_c.as_ptr(),
+            flags,
+            data_c.as_ptr().cast(),
+        )
+    };
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EBUSY) {
+            crate::log!(Area::Init, "mount {fstype} on {target} failed: {e}");
+        }
+    }
+}
+
+/// devtmpfs on /dev, proc, sysfs, a tmpfs on /run.
+fn mount_basics() {
+    let nosuid = libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV;
+    mount("devtmpfs", "/dev", "devtmpfs", libc::MS_NOSUID, "mode=0755");
+    mount("proc", "/proc", "proc", nosuid, "");
+    mount("sysfs", "/sys", "sysfs", nosuid, "");
+    mount(
+        "tmpfs",
+        "/run",
+        "tmpfs",
+        libc::MS_NOSUID | libc::MS_NODEV,
+        "mode=0755",
+    );
+    // /dev/kmsg rate-limits user writes unless told otherwise.
+    let _ = std::fs::write("/proc/sys/kernel/printk_devkmsg", "on\n");
+}
+
+/// Reads defaults, the settings file and the kernel command line; logs problems.
+pub fn load_settings() -> Settings {
+    let mut s = Settings::default();
+    let mut problems = Vec::new();
+    match std::fs::read_to_string(SETTINGS_FILE) {
+        Ok(text) => problems.extend(s.apply_toml(SETTINGS_FILE, &text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => problems.push(format!("{SETTINGS_FILE}: {e}")),
+    }
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    problems.extend(s.apply_cmdline(&cmdline));
+    for p in problems {
+        crate::log!(Area::Init, "settings: {p}; the rest still apply");
+    }
+    s
+}
+
+/// One pass: settings, consoles, modules, then scan and boot until a boot succeeds.
+fn session(started: Instant, attempt: u32) {
+    let settings = load_settings();
+    let consoles = Consoles::open(settings.console.as_deref());
+    crate::log!(
+        Area::Init,
+        "leapboot {} as PID 1 on Linux {} (pass {attempt}); consoles: {}",
+        env!("CARGO_PKG_VERSION"),
+        crate::modules::kernel_release(),
+        consoles.names().join(", ")
+    );
+    crate::log!(
+        Area::Init,
+        "settings: timeout={} default={} device_wait_ms={} append={} debug={}",
+        settings.timeout,
+        settings.default.as_deref().unwrap_or("-"),
+        settings.device_wait_ms,
+        settings.append.as_deref().unwrap_or("-"),
+        settings.debug
+    );
+    if attempt == 1 {
+        let names = settings.modules.clone().unwrap_or_else(|| {
+            crate::modules::listed_modules(Path::new(crate::modules::MODULES_LIST))
+        });
+        let dir = Path::new("/lib/modules").join(crate::modules::kernel_release());
+        let t = Instant::now();
+        let n = crate::modules::load_all(&dir, &names);
+        crate::log!(
+            Area::Modules,
+            "{n} module(s) loaded in {} ms",
+            t.elapsed().as_millis()
+        );
+    }
+    let mut timeout = settings.timeout;
+    loop {
+        let (volumes, menu) = discover(&settings);
+        crate::log!(
+            Area::Init,
+            "{} ms since PID 1 started",
+            started.elapsed().as_millis()
+        );
+        match console::choose(&consoles, &menu, timeout) {
+            console::Choice::Boot(i) => {
+                if let Some(entry) = menu.entries.get(i) {
+                    try_boot(entry, &volumes, &settings);
+                }
+            }
+            console::Choice::Rescan => {}
+        }
+        // After a failed boot or a rescan, wait for the user instead of looping.
+        timeout = -1;
+    }
+}
+
+fn try_boot(entry: &leapboot_menus::Entry, volumes: &[Volume], settings: &Settings) {
+    crate::log!(Area::Kexec, "booting '{}'", entry.id);
+    let err = match boot::prepare(entry, volumes, settings) {
+        Ok(h) => boot::execute(&h),
+        Err(e) => e,
+    };
+    crate::log!(Area::Kexec, "boot failed: {err}");
+}
+
+/// Waits for block devices, opens every volume and builds the menu.
+fn discover(settings: &Settings) -> (Vec<Volume>, Menu) {
+    let t = Instant::now();
+    let disks = crate::disk::sysfs::settle(
+        Path::new("/sys/class/block"),
+        Duration::from_millis(settings.device_wait_ms),
+        Duration::from_millis(300),
+    );
+    crate::log!(
+        Area::Disk,
+        "{} disk(s) after {} ms: {}",
+        disks.len(),
+        t.elapsed().as_millis(),
+        disks
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let mut volumes = Vec::new();
+    for d in &disks {
+        volumes.extend(scan::disk_volumes(&d.node, &d.name));
+    }
+    let (_scans, menu) = scan::entries(&volumes, settings.default.as_deref());
+    if menu.default.is_none() {
+        let looked: Vec<String> = volumes
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} ({} UUID={})",
+                    v.info.device,
+                    v.info.fs_type,
+                    v.info.uuid.as_deref().unwrap_or("-")
+                )
+            })
+            .collect();
+        crate::log!(
+            Area::Menu,
+            "no bootable entry found; volumes looked at: {}",
+            if looked.is_empty() {
+                "none".to_string()
+            } else {
+                looked.join(", ")
+            }
+        );
+    }
+    (volumes, menu)
+}

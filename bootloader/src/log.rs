@@ -1,0 +1,159 @@
+//! The console + kmsg logger (CONVENTIONS.md, "Log lines").
+//!
+//! Every line is `[SSSSS.UUUUUU] leapboot: AREA: message`, stamped with
+//! CLOCK_BOOTTIME, the clock printk uses, so leapboot's lines and the kernel's sort
+//! together. Lines go to every console sink (each active console as PID 1, stderr
+//! on a host) and to `/dev/kmsg` at debug level (7), so the kernel does not echo
+//! them a second time on a console with the default log level. The last lines are
+//! kept in memory for the log viewer and the handoff report.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::File;
+use std::io::Write;
+use std::sync::Mutex;
+
+/// Log areas (CONVENTIONS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// PID 1 duties, settings.
+    Init,
+    /// Kernel modules.
+    Modules,
+    /// Block devices and partition tables.
+    Disk,
+    /// Filesystems.
+    Volume,
+    /// Config sources and entries.
+    Config,
+    /// The menu and countdown.
+    Menu,
+    /// Loading and executing the new kernel.
+    Kexec,
+    /// Host-mode kexec reboots.
+    Reboot,
+}
+
+impl Area {
+    /// Name in log lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Area::Init => "init",
+            Area::Modules => "modules",
+            Area::Disk => "disk",
+            Area::Volume => "volume",
+            Area::Config => "config",
+            Area::Menu => "menu",
+            Area::Kexec => "kexec",
+            Area::Reboot => "reboot",
+        }
+    }
+}
+
+/// Most lines kept in memory.
+const KEEP: usize = 4096;
+
+struct Logger {
+    sinks: Vec<File>,
+    stderr: bool,
+    kmsg: Option<File>,
+    lines: VecDeque<String>,
+}
+
+static LOGGER: Mutex<Logger> = Mutex::new(Logger {
+    sinks: Vec::new(),
+    stderr: true,
+    kmsg: None,
+    lines: VecDeque::new(),
+});
+
+fn lock() -> std::sync::MutexGuard<'static, Logger> {
+    // A panic while logging must not silence every later line.
+    LOGGER.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Seconds and microseconds of CLOCK_BOOTTIME.
+pub fn boottime() -> (u64, u32) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    (ts.tv_sec as u64, (ts.tv_nsec / 1000) as u32)
+}
+
+/// Formats a CLOCK_BOOTTIME stamp as printk does.
+pub fn stamp() -> String {
+    let (s, us) = boottime();
+    format!("[{s:5}.{us:06}]")
+}
+
+/// Sends lines to these console files instead of stderr (PID 1), and to `/dev/kmsg`.
+pub fn set_consoles(consoles: Vec<File>, kmsg: bool) {
+    let mut l = lock();
+    l.stderr = consoles.is_empty();
+    l.sinks = consoles;
+    l.kmsg = if kmsg {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/kmsg")
+            .ok()
+    } else {
+        None
+    };
+}
+
+/// Host mode: whether log lines go to stderr at all.
+pub fn set_stderr(on: bool) {
+    let mut l = lock();
+    if l.sinks.is_empty() {
+        l.stderr = on;
+    }
+}
+
+/// Logs one line.
+pub fn log(area: Area, args: fmt::Arguments<'_>) {
+    let msg = args.to_string();
+    let mut l = lock();
+    for part in msg.lines() {
+        let line = format!("{} leapboot: {}: {}", stamp(), area.as_str(), part);
+        if l.stderr {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
+        for sink in &mut l.sinks {
+            // Consoles are raw ttys: end lines with CR LF.
+            let _ = sink.write_all(format!("{line}\r\n").as_bytes());
+        }
+        if let Some(k) = &mut l.kmsg {
+            let _ = k.write_all(format!("<7>leapboot: {}: {}", area.as_str(), part).as_bytes());
+        }
+        if l.lines.len() >= KEEP {
+            l.lines.pop_front();
+        }
+        l.lines.push_back(line);
+    }
+}
+
+/// Writes text to the consoles without a log prefix (menus, prompts).
+pub fn console(text: &str) {
+    let mut l = lock();
+    if l.stderr {
+        let _ = write!(std::io::stderr(), "{text}");
+    }
+    let crlf = text.replace('\n', "\r\n");
+    for sink in &mut l.sinks {
+        let _ = sink.write_all(crlf.as_bytes());
+    }
+}
+
+/// The lines logged so far (most recent last).
+pub fn lines() -> Vec<String> {
+    lock().lines.iter().cloned().collect()
+}
+
+/// Logs a line: `log!(Area::Disk, "{}: {}", dev, msg)`.
+#[macro_export]
+macro_rules! log {
+    ($area:expr, $($arg:tt)*) => { $crate::log::log($area, format_args!($($arg)*)) };
+}

@@ -1,0 +1,120 @@
+//! Kernel modules: the names asked for (the `modules` setting, or the list the
+//! initramfs builder wrote to `/etc/leapboot/modules`), resolved with their
+//! dependencies from `/lib/modules/$(uname -r)/modules.dep`, loaded in order with
+//! `finit_module(2)`. A module that fails is logged and the rest still load.
+
+use crate::log::Area;
+use leapboot_initramfs::ModulesDep;
+use std::ffi::CString;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// The list the initramfs builder writes.
+pub const MODULES_LIST: &str = "/etc/leapboot/modules";
+
+/// The running kernel's release (`uname -r`).
+pub fn kernel_release() -> String {
+    // SAFETY: uname fills a utsname we own.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return String::new();
+    }
+    // SAFETY: release is NUL-terminated by the kernel.
+    unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Names from the initramfs list, one per line, `#` comments allowed.
+pub fn listed_modules(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|t| {
+            t.lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim())
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Loads `names` with dependencies from `dir` (`/lib/modules/<release>`); returns
+/// how many modules were loaded (already-loaded ones count as loaded).
+pub fn load_all(dir: &Path, names: &[String]) -> usize {
+    if names.is_empty() {
+        return 0;
+    }
+    let dep = match ModulesDep::load(dir) {
+        Ok(d) => d,
+        Err(e) => {
+            crate::log!(
+                Area::Modules,
+                "cannot read {}: {e}; no modules loaded",
+                dir.join("modules.dep").display()
+            );
+            return 0;
+        }
+    };
+    let order = match dep.load_order(names) {
+        Ok(o) => o,
+        Err(e) => {
+            crate::log!(
+                Area::Modules,
+                "{e}; loading the modules that resolve one by one"
+            );
+            let mut all = Vec::new();
+            for n in names {
+                if let Ok(o) = dep.load_order(std::slice::from_ref(n)) {
+                    for m in o {
+                        if !all.contains(&m) {
+                            all.push(m);
+                        }
+                    }
+                }
+            }
+            all
+        }
+    };
+    let mut loaded = 0;
+    for rel in order {
+        let path: PathBuf = dir.join(&rel);
+        match finit(&path) {
+            Ok(()) => {
+                loaded += 1;
+                crate::log!(Area::Modules, "loaded {rel}");
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => loaded += 1,
+            Err(e) => crate::log!(
+                Area::Modules,
+                "{}: finit_module failed: {e}",
+                path.display()
+            ),
+        }
+    }
+    loaded
+}
+
+fn finit(path: &Path) -> std::io::Result<()> {
+    let f = std::fs::File::open(path)?;
+    let params = CString::default();
+    // MODULE_INIT_COMPRESSED_FILE lets the kernel decompress .ko.xz/.ko.zst itself.
+    let flags: libc::c_int = if path.extension().is_some_and(|e| e != "ko") {
+        4
+    } else {
+        0
+    };
+    // SAFETY: the fd is open for the call and params is an empty NUL-terminated string.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_finit_module,
+            f.as_raw_fd(),
+            params.as_ptr(),
+            flags,
+        )
+    };
+    if r != 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+//! Volumes: a filesystem found on a partition (or a bare disk, or a host directory),
+//! with its UUID and label, readable through the `menus` [`FileSystem`] trait.
+//!
+//! Filesystems are recognised by their superblocks, never by partition type:
+//! ext2/3/4 by the magic 0xEF53 at byte 1080, FAT by a valid BIOS parameter block.
+
+pub mod dir;
+pub mod ext4;
+pub mod fat;
+pub mod slice;
+
+use crate::disk::{Disk, Partition};
+use leapboot_menus::{FileSystem, VolumeInfo};
+use slice::Slice;
+
+/// A filesystem type leapboot can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsType {
+    /// ext2, ext3 or ext4.
+    Ext4,
+    /// FAT12, FAT16 or FAT32.
+    Fat,
+}
+
+impl FsType {
+    /// Name as blkid prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FsType::Ext4 => "ext4",
+            FsType::Fat => "vfat",
+        }
+    }
+}
+
+/// Why a partition did not become a volume.
+#[derive(Debug, thiserror::Error)]
+pub enum VolumeError {
+    /// The superblock could not be read.
+    #[error("{device}: cannot read superblock: {source}")]
+    Read {
+        /// Partition name.
+        device: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The filesystem was recognised but is damaged.
+    #[error("{device}: corrupt {fs} filesystem: {reason}")]
+    Corrupt {
+        /// Partition name.
+        device: String,
+        /// Filesystem type.
+        fs: &'static str,
+        /// What the reader said.
+        reason: String,
+    },
+}
+
+/// Recognises the filesystem on a partition by its superblock; `None` for anything
+/// leapboot does not read (swap, LVM, LUKS, empty).
+pub fn detect(slice: &Slice) -> std::io::Result<Option<FsType>> {
+    if slice.len() < 2048 {
+        return Ok(None);
+    }
+    let mut sb = [0u8; 2048];
+    slice.read_exact_at(0, &mut sb)?;
+    if sb[1080] == 0x53 && sb[1081] == 0xef {
+        return Ok(Some(FsType::Ext4));
+    }
+    let bytes_per_sector = u16::from_le_bytes([sb[11], sb[12]]);
+    let sectors_per_cluster = sb[13];
+    let fats = sb[16];
+    let jump = sb[0] == 0xeb || sb[0] == 0xe9;
+    if jump
+        && sb[510] == 0x55
+        && sb[511] == 0xaa
+        && matches!(bytes_per_sector, 512 | 1024 | 2048 | 4096)
+        && sectors_per_cluster.is_power_of_two()
+        && fats >= 1
+    {
+        return Ok(Some(FsType::Fat));
+    }
+    Ok(None)
+}
+
+/// An opened volume.
+pub struct Volume {
+    /// Identity and role, as the config sources see it.
+    pub info: VolumeInfo,
+    /// Its files.
+    pub fs: Box<dyn FileSystem>,
+}
+
+impl std::fmt::Debug for Volume {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Volume").field("info", &self.info).finish()
+    }
+}
+
+/// Opens the filesystem on `part` of `disk`: `Ok(None)` when there is none that
+/// leapboot reads.
+pub fn open(disk: &Disk, part: &Partition) -> Result<Option<Volume>, VolumeError> {
+    let device = part.display_name(&disk.name);
+    let slice = Slice::new(disk.clone(), part.offset, part.len);
+    let kind = detect(&slice).map_err(|source| VolumeError::Read {
+        device: device.clone(),
+        source,
+    })?;
+    let info = |uuid, label, fs: FsType| VolumeInfo {
+        uuid,
+        label,
+        device: device.clone(),
+        fs_type: fs.as_str().to_string(),
+        role: part.role,
+    };
+    match kind {
+        None => Ok(None),
+        Some(FsType::Ext4) => {
+            let vol = ext4::Ext4Volume::open(slice).map_err(|e| VolumeError::Corrupt {
+                device: device.clone(),
+                fs: "ext4",
+                reason: e.to_string(),
+            })?;
+            let info = info(Some(vol.uuid()), vol.label(), FsType::Ext4);
+            Ok(Some(Volume {
+                info,
+                fs: Box::new(vol),
+            }))
+        }
+        Some(FsType::Fat) => {
+            let vol = fat::FatVolume::open(slice).map_err(|e| VolumeError::Corrupt {
+                device: device.clone(),
+                fs: "vfat",
+                reason: e.to_string(),
+            })?;
+            let id = vol.identity();
+            let info = info(Some(id.uuid), id.label, FsType::Fat);
+            Ok(Some(Volume {
+                info,
+                fs: Box::new(vol),
+            }))
+        }
+    }
+}
