@@ -15,7 +15,7 @@ pub const FIRMWARE_MODULES: &[&str] = &["virtio_pci", "virtio_blk", "ahci", "ata
 
 /// Options every target entry carries so the target prints on the serial console
 /// and a target panic ends QEMU.
-pub const TARGET_OPTIONS: &str = "console=ttyS0,115200 panic=-1";
+pub const TARGET_OPTIONS: &str = "console=ttyS0,115200 panic=-1 loglevel=4";
 
 /// Path of a static workspace binary (`LEAPBOOT_BIN_DIR`, else built on demand).
 pub fn static_bin(package: &str, bin: &str) -> PathBuf {
