@@ -75,6 +75,15 @@ pub struct Handoff {
     pub summary: Vec<String>,
 }
 
+/// Choices made in the menu for one boot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BootOptions {
+    /// The whole command line, edited in the menu (replaces [`final_cmdline`]).
+    pub cmdline_override: Option<String>,
+    /// Boot with handoff debugging parameters.
+    pub debug: bool,
+}
+
 /// The command line the new kernel gets: the entry's, then the `append` setting.
 pub fn final_cmdline(entry: &Entry, settings: &Settings) -> String {
     let mut c = entry.cmdline.trim().to_string();
@@ -113,11 +122,32 @@ pub fn find_volume<'a>(entry: &Entry, volumes: &'a [Volume]) -> Option<&'a Volum
         })
 }
 
+/// PID 1's boot: reopens the entry's volume, prepares and executes the handoff.
+/// Returns only on failure.
+pub fn boot_entry(entry: &Entry, settings: &Settings, opts: &BootOptions) -> BootError {
+    crate::log!(Area::Kexec, "booting '{}'", entry.id);
+    let Some(vol) = crate::discovery::reopen_volume(entry) else {
+        return BootError::NoVolume {
+            id: entry.id.clone(),
+            volume: entry
+                .volume
+                .uuid
+                .clone()
+                .unwrap_or_else(|| entry.volume.device.clone()),
+        };
+    };
+    match prepare(entry, std::slice::from_ref(&vol), settings, opts) {
+        Ok(h) => execute(&h),
+        Err(e) => e,
+    }
+}
+
 /// Reads the entry's files and logs the handoff summary.
 pub fn prepare(
     entry: &Entry,
     volumes: &[Volume],
     settings: &Settings,
+    opts: &BootOptions,
 ) -> Result<Handoff, BootError> {
     let id = entry.id.clone();
     if let Some(p) = &entry.problem {
@@ -175,7 +205,10 @@ pub fn prepare(
     if entry.initrds.is_empty() {
         summary.push("handoff: no initrd".to_string());
     }
-    let cmdline = final_cmdline(entry, settings);
+    let cmdline = opts
+        .cmdline_override
+        .clone()
+        .unwrap_or_else(|| final_cmdline(entry, settings));
     summary.push(format!(
         "handoff: command line ({} bytes): {cmdline}",
         cmdline.len()

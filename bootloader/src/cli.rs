@@ -145,7 +145,7 @@ pub fn main() -> ExitCode {
                 append,
                 ..Settings::default()
             };
-            let h = match boot::prepare(e, &volumes, &settings) {
+            let h = match boot::prepare(e, &volumes, &settings, &boot::BootOptions::default()) {
                 Ok(h) => h,
                 Err(err) => {
                     eprintln!("leapboot: {err}");

@@ -3,13 +3,12 @@
 //! every failure degrades to a message and the menu, and a panic anywhere is caught,
 //! logged, and the loop starts over (the kernel panics if PID 1 exits).
 
-use crate::boot;
+use crate::boot::{self, BootOptions};
 use crate::console::{self, Consoles};
+use crate::discovery::{Discovery, Snapshot};
 use crate::log::Area;
 use crate::scan;
 use crate::settings::{SETTINGS_FILE, Settings};
-use crate::volume::Volume;
-use leapboot_menus::Menu;
 use std::ffi::CString;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -121,80 +120,54 @@ fn session(started: Instant, attempt: u32) {
         );
     }
     let mut timeout = settings.timeout;
+    let mut discovery = Discovery::start(&settings);
     loop {
-        let (volumes, menu) = discover(&settings);
+        let snap = discovery.wait_settled();
         crate::log!(
             Area::Init,
             "{} ms since PID 1 started",
             started.elapsed().as_millis()
         );
-        match console::choose(&consoles, &menu, timeout) {
+        report_if_nothing_bootable(&snap);
+        match console::choose(&consoles, &snap.menu, timeout) {
             console::Choice::Boot(i) => {
-                if let Some(entry) = menu.entries.get(i) {
-                    try_boot(entry, &volumes, &settings);
+                if let Some(entry) = snap.menu.entries.get(i) {
+                    let err = boot::boot_entry(entry, &settings, &BootOptions::default());
+                    crate::log!(Area::Kexec, "boot failed: {err}");
                 }
             }
             console::Choice::Rescan => {}
         }
         // After a failed boot or a rescan, wait for the user instead of looping.
         timeout = -1;
+        discovery.rescan();
     }
 }
 
-fn try_boot(entry: &leapboot_menus::Entry, volumes: &[Volume], settings: &Settings) {
-    crate::log!(Area::Kexec, "booting '{}'", entry.id);
-    let err = match boot::prepare(entry, volumes, settings) {
-        Ok(h) => boot::execute(&h),
-        Err(e) => e,
-    };
-    crate::log!(Area::Kexec, "boot failed: {err}");
-}
-
-/// Waits for block devices, opens every volume and builds the menu.
-fn discover(settings: &Settings) -> (Vec<Volume>, Menu) {
-    let t = Instant::now();
-    let disks = crate::disk::sysfs::settle(
-        Path::new("/sys/class/block"),
-        Duration::from_millis(settings.device_wait_ms),
-        Duration::from_millis(300),
-    );
+/// Says so when nothing can be booted, naming every volume looked at.
+fn report_if_nothing_bootable(snap: &Snapshot) {
+    if snap.menu.default.is_some() {
+        return;
+    }
+    let looked: Vec<String> = snap
+        .volumes
+        .iter()
+        .map(|v| {
+            format!(
+                "{} ({} UUID={})",
+                v.device,
+                v.fs_type,
+                v.uuid.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
     crate::log!(
-        Area::Disk,
-        "{} disk(s) after {} ms: {}",
-        disks.len(),
-        t.elapsed().as_millis(),
-        disks
-            .iter()
-            .map(|d| d.name.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
+        Area::Menu,
+        "no bootable entry found; volumes looked at: {}",
+        if looked.is_empty() {
+            "none".to_string()
+        } else {
+            looked.join(", ")
+        }
     );
-    let mut volumes = Vec::new();
-    for d in &disks {
-        volumes.extend(scan::disk_volumes(&d.node, &d.name));
-    }
-    let (_scans, menu) = scan::entries(&volumes, settings.default.as_deref());
-    if menu.default.is_none() {
-        let looked: Vec<String> = volumes
-            .iter()
-            .map(|v| {
-                format!(
-                    "{} ({} UUID={})",
-                    v.info.device,
-                    v.info.fs_type,
-                    v.info.uuid.as_deref().unwrap_or("-")
-                )
-            })
-            .collect();
-        crate::log!(
-            Area::Menu,
-            "no bootable entry found; volumes looked at: {}",
-            if looked.is_empty() {
-                "none".to_string()
-            } else {
-                looked.join(", ")
-            }
-        );
-    }
-    (volumes, menu)
 }

@@ -20,6 +20,7 @@
 pub mod boot;
 pub mod cli;
 pub mod console;
+pub mod discovery;
 pub mod disk;
 pub mod init;
 pub mod kexec;

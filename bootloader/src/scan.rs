@@ -3,7 +3,7 @@
 //! One bad disk or partition is logged and skipped; a panic in any parser (ours or a
 //! crate's) is caught per disk and per volume, and the scan goes on.
 
-use crate::disk::{self, Disk, Scheme};
+use crate::disk::{self, Disk, Partition, Scheme};
 use crate::log::Area;
 use crate::volume::{self, Volume};
 use leapboot_menus::{Menu, VolumeScan, VolumeView, scan_volume};
@@ -22,24 +22,26 @@ pub fn contain<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
-/// Opens `path` as a disk and returns the volumes on it, logging each step.
-pub fn disk_volumes(path: &Path, name: &str) -> Vec<Volume> {
+/// Opens `path` as a disk, reads its partition table and probes each partition,
+/// logging each step; returns the partitions that hold a filesystem leapboot reads,
+/// or `None` when the disk cannot be read at all.
+pub fn disk_partitions(path: &Path, name: &str) -> Option<Vec<Partition>> {
     let disk = match Disk::open(path, name) {
         Ok(d) => d,
         Err(e) => {
             crate::log!(Area::Disk, "{e}");
-            return Vec::new();
+            return None;
         }
     };
     let parts = match contain(name, || disk::partitions(&disk)) {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => {
             crate::log!(Area::Disk, "{e}; disk skipped");
-            return Vec::new();
+            return None;
         }
         Err(e) => {
             crate::log!(Area::Disk, "{e}; disk skipped");
-            return Vec::new();
+            return None;
         }
     };
     let table = match parts.first().map(|p| p.scheme) {
@@ -54,9 +56,9 @@ pub fn disk_volumes(path: &Path, name: &str) -> Vec<Volume> {
         parts.len()
     );
     let mut out = Vec::new();
-    for part in &parts {
+    for part in parts {
         let dev = part.display_name(name);
-        match contain(&dev, || volume::open(&disk, part)) {
+        match contain(&dev, || volume::open(&disk, &part)) {
             Ok(Ok(Some(v))) => {
                 crate::log!(
                     Area::Volume,
@@ -67,7 +69,7 @@ pub fn disk_volumes(path: &Path, name: &str) -> Vec<Volume> {
                     v.info.role,
                     part.type_name
                 );
-                out.push(v);
+                out.push(part);
             }
             Ok(Ok(None)) => {
                 if part.scheme != Scheme::Whole {
@@ -82,11 +84,39 @@ pub fn disk_volumes(path: &Path, name: &str) -> Vec<Volume> {
             Err(e) => crate::log!(Area::Volume, "{e}; partition skipped"),
         }
     }
-    out
+    Some(out)
+}
+
+/// Opens `path` as a disk and returns the volumes on it, logging each step.
+pub fn disk_volumes(path: &Path, name: &str) -> Vec<Volume> {
+    let Some(parts) = disk_partitions(path, name) else {
+        return Vec::new();
+    };
+    let Ok(disk) = Disk::open(path, name) else {
+        return Vec::new();
+    };
+    parts
+        .iter()
+        .filter_map(|p| {
+            contain(&p.display_name(name), || volume::open(&disk, p))
+                .ok()?
+                .ok()?
+        })
+        .collect()
 }
 
 /// Runs every config source over `volumes`, logs what was found, and assembles the menu.
 pub fn entries(volumes: &[Volume], default_setting: Option<&str>) -> (Vec<VolumeScan>, Menu) {
+    entries_logged(volumes, default_setting, true)
+}
+
+/// [`entries`], logging what was found only when `log` is set (intermediate menus
+/// while disks are still answering stay quiet).
+pub fn entries_logged(
+    volumes: &[Volume],
+    default_setting: Option<&str>,
+    log: bool,
+) -> (Vec<VolumeScan>, Menu) {
     let views: Vec<VolumeView<'_>> = volumes
         .iter()
         .map(|v| VolumeView {
@@ -98,6 +128,7 @@ pub fn entries(volumes: &[Volume], default_setting: Option<&str>) -> (Vec<Volume
     for (i, v) in volumes.iter().enumerate() {
         let dev = &v.info.device;
         match contain(dev, || scan_volume(&views, i)) {
+            Ok(Some(scan)) if !log => scans.push(scan),
             Ok(Some(scan)) => {
                 for d in &scan.diagnostics {
                     crate::log!(Area::Config, "{dev}: {}: {d}", d.severity.as_str());

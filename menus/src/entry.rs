@@ -94,6 +94,10 @@ pub struct BlsMeta {
     pub tries_done: Option<u32>,
     /// File name of the entry as found (with counter), for the rename.
     pub file_name: String,
+    /// The id systemd-boot matches `default` patterns against and sorts by: the file
+    /// name without the boot counter, with its `.conf`/`.efi` suffix, lowercased
+    /// (`boot_entry_add_type1`/`boot_entry_add_type2` in systemd's `src/boot/boot.c`).
+    pub sd_id: String,
 }
 
 /// One bootable (or listed-but-unbootable) kernel.
@@ -127,6 +131,11 @@ pub struct Entry {
     /// BLS ordering data, for BLS entries.
     #[serde(skip)]
     pub bls: Option<BlsMeta>,
+    /// For a unified kernel image (Type #2, or a Type #1 `uki`/`efi` key naming one): where
+    /// its `.linux`, `.initrd` and `.cmdline` sections lie inside the file `kernel`, so the
+    /// boot path can read those byte ranges and hand them to kexec.
+    #[serde(skip)]
+    pub uki: Option<crate::uki::UkiSections>,
 }
 
 impl Entry {

@@ -116,6 +116,21 @@ pub trait FileSystem {
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>, FsError>;
     /// Kind and size of the object at `path`, following symlinks.
     fn metadata(&self, path: &str) -> Result<Metadata, FsError>;
+    /// Reads up to `len` bytes of a file starting at byte `offset` (fewer at the end of
+    /// the file, none past it). Used to read a few sections of a large unified kernel
+    /// image without reading all of it. The default reads the whole file and slices it;
+    /// volumes should override it with a real positioned read.
+    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, FsError> {
+        let size = self.metadata(path)?.len;
+        let data = self.read(path, size)?;
+        let start = usize::try_from(offset.min(size))
+            .unwrap_or(usize::MAX)
+            .min(data.len());
+        let end = usize::try_from(offset.saturating_add(len).min(size))
+            .unwrap_or(usize::MAX)
+            .min(data.len());
+        Ok(data.get(start..end.max(start)).unwrap_or_default().to_vec())
+    }
     /// True when `path` exists.
     fn exists(&self, path: &str) -> bool {
         self.metadata(path).is_ok()

@@ -24,6 +24,7 @@ pub mod fs;
 pub mod glob;
 pub mod menu;
 pub mod scan;
+pub mod uki;
 
 pub use diag::{Diagnostic, Severity};
 pub use entry::{Entry, EntryKind, Source, VolumeInfo, VolumeRef, VolumeRole};

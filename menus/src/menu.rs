@@ -3,7 +3,8 @@
 //! bootable entry), used alike by the TUI, the headless boot and `leapboot list`.
 
 use crate::bls;
-use crate::entry::{Entry, EntryKind};
+use crate::bls::loader_conf::DefaultPattern;
+use crate::entry::{Entry, EntryKind, VolumeRole};
 use crate::glob;
 use crate::scan::VolumeScan;
 
@@ -29,11 +30,30 @@ pub struct Menu {
     pub default_reason: Option<DefaultReason>,
 }
 
-/// True when a BLS-style `default` pattern matches an entry: against the id, and
-/// against the id with `.conf` as systemd-boot ids carry it.
+/// True when a `default` setting glob matches an entry: against leapboot's id, or, for a
+/// BLS or UKI entry, against the id systemd-boot uses ([`crate::entry::BlsMeta::sd_id`]:
+/// file name without counter, with `.conf`/`.efi`), without regard to ASCII case.
 pub fn pattern_matches(pattern: &str, e: &Entry) -> bool {
     glob::matches(pattern, &e.id)
-        || (e.kind == EntryKind::Bls && glob::matches(pattern, &format!("{}.conf", e.id)))
+        || e.bls
+            .as_ref()
+            .is_some_and(|m| glob::matches(pattern, &m.sd_id))
+}
+
+/// True when a `loader.conf` `default` glob matches an entry exactly as systemd-boot
+/// matches it (`config_find_entry` in `src/boot/boot.c`, with `efi_fnmatch`'s pattern
+/// rules, [`bls::pattern`]): only BLS and UKI entries, and only their systemd-boot id,
+/// lowercased, suffix included (`default fedora-*` matches `fedora-6.8.conf`;
+/// `default fedora-6.8` does not).
+pub fn loader_conf_matches(pattern: &str, e: &Entry) -> bool {
+    e.bls
+        .as_ref()
+        .is_some_and(|m| bls::pattern::matches(&pattern.to_ascii_lowercase(), &m.sd_id))
+}
+
+/// True for entries ordered by the Boot Loader Specification rules.
+fn is_bls_kind(e: &Entry) -> bool {
+    matches!(e.kind, EntryKind::Bls | EntryKind::Uki)
 }
 
 impl Menu {
@@ -44,13 +64,16 @@ impl Menu {
         let mut others: Vec<Entry> = Vec::new();
         for scan in scans {
             for e in &scan.entries {
-                let list = if e.kind == EntryKind::Bls { &mut bls_entries } else { &mut others };
-                if !list.iter().any(|o| o.same_boot(e)) {
-                    list.push(e.clone());
+                if is_bls_kind(e) {
+                    // Every BLS file and UKI is its own entry, as in systemd-boot.
+                    bls_entries.push(e.clone());
+                } else if !others.iter().any(|o| o.same_boot(e)) {
+                    others.push(e.clone());
                 }
             }
         }
-        bls_entries.sort_by(bls::order::compare);
+        bls::order::sort(&mut bls_entries);
+        bls::order::unique_titles(&mut bls_entries);
         let mut entries = bls_entries;
         entries.extend(others);
 
@@ -66,9 +89,20 @@ impl Menu {
             }
         }
         if default.is_none() {
-            let lc = scans.iter().filter_map(|s| s.loader_conf.as_ref()?.default.clone()).next();
-            if let Some(p) = lc.filter(|p| !p.starts_with('@')) {
-                if let Some(i) = find(&p) {
+            // systemd-boot reads the loader.conf of its own ESP; leapboot prefers an ESP's.
+            let esp_first = scans
+                .iter()
+                .filter(|s| s.volume.role == VolumeRole::Esp)
+                .chain(scans.iter().filter(|s| s.volume.role != VolumeRole::Esp));
+            let lc = esp_first
+                .filter_map(|s| s.loader_conf.as_ref()?.default_pattern())
+                .next();
+            // `@saved` needs systemd-boot's LoaderEntryLastBooted variable: nothing to match.
+            if let Some(DefaultPattern::Glob(p)) = lc {
+                let hit = entries
+                    .iter()
+                    .position(|e| e.bootable() && loader_conf_matches(&p, e));
+                if let Some(i) = hit {
                     default = Some(i);
                     reason = Some(DefaultReason::LoaderConf(p));
                 }

@@ -35,9 +35,11 @@ pub fn scan_volume(volumes: &[VolumeView<'_>], index: usize) -> Option<VolumeSca
     let view = volumes.get(index)?;
     let mut diagnostics = Vec::new();
     let bls = bls::scan(view.info, view.fs, &mut diagnostics);
+    let mut entries = bls.entries;
+    entries.extend(crate::uki::scan(view.info, view.fs, &mut diagnostics));
     Some(VolumeScan {
         volume: view.info.clone(),
-        entries: bls.entries,
+        entries,
         loader_conf: bls.loader_conf,
         diagnostics,
     })

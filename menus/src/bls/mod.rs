@@ -1,32 +1,55 @@
-//! Boot Loader Specification sources: Type #1 entry files and `loader.conf`.
+//! Boot Loader Specification sources: Type #1 entry files and `loader.conf`, read so that
+//! leapboot lists, orders and chooses entries as systemd-boot does. (Type #2 images are in
+//! [`crate::uki`]; both kinds are ordered together by [`order::compare`].)
 //!
 //! Where entries are looked for on a volume: `/loader/entries/*.conf` (the ESP or
-//! XBOOTLDR layout) and `/boot/loader/entries/*.conf` (a root or /boot filesystem,
-//! the Fedora layout). Paths in an entry are relative to the root of the volume that
-//! holds it; for `/boot/loader/entries` on a root filesystem, where the kernel sits
-//! in the `/boot` directory, a path not found at the root is looked up under `/boot`.
+//! XBOOTLDR layout; the menu merges every volume's entries) and
+//! `/boot/loader/entries/*.conf` (a root or /boot filesystem, the Fedora layout). Paths in
+//! an entry are relative to the root of the volume that holds it; for
+//! `/boot/loader/entries` on a root filesystem, where the kernel sits in the `/boot`
+//! directory, a path not found at the root is looked up under `/boot`.
 //!
-//! Not supported: `efi` entries (a kexec loader cannot run EFI programs; they are
-//! listed as unbootable), `devicetree-overlay` (parsed, not applied).
+//! Which files count (`valid_type1_filename` in systemd's `src/boot/boot.c`): names ending
+//! in `.conf` in any case, except those starting with `.` or with `auto-` (any case).
+//!
+//! Entries systemd-boot does not show are left out here too, each with a diagnostic that
+//! says why: another `architecture`; none of `linux`, `efi`, `uki`; two different ones of
+//! them. Where leapboot differs on purpose: an entry whose kernel or initrd file is
+//! missing is listed as unbootable with the reason (systemd-boot hides it), so the user
+//! sees why it is not there; each entry file is its own entry even if another describes
+//! the same boot (boot counting renames files one by one).
+//!
+//! What a kexec loader can boot: `linux` entries; `uki` entries and `efi` entries whose
+//! program is a unified kernel image (booted from its sections). Other `efi` programs and
+//! `uki-url` entries are listed as unbootable. `devicetree-overlay` is parsed, not applied.
 
 pub mod counter;
 pub mod entry;
 pub mod loader_conf;
 pub mod order;
+pub mod pattern;
 pub mod version;
 
 use crate::diag::{Diagnostic, Severity};
 use crate::entry::{BlsMeta, Entry, EntryKind, Source, VolumeInfo};
 use crate::fs::{FileKind, FileSystem, join};
+use entry::LoaderKey;
 use loader_conf::LoaderConf;
 
-/// The EFI architecture name of the machine leapboot runs on, as `architecture` keys use.
+/// The EFI architecture name of the machine leapboot runs on, as `architecture` keys use
+/// it (systemd's `EFI_MACHINE_TYPE_NAME`).
 pub const HOST_ARCH: &str = if cfg!(target_arch = "x86_64") {
     "x64"
 } else if cfg!(target_arch = "x86") {
     "ia32"
 } else if cfg!(target_arch = "aarch64") {
     "aa64"
+} else if cfg!(target_arch = "arm") {
+    "arm"
+} else if cfg!(target_arch = "riscv64") {
+    "riscv64"
+} else if cfg!(target_arch = "loongarch64") {
+    "loongarch64"
 } else {
     "unknown"
 };
@@ -34,24 +57,39 @@ pub const HOST_ARCH: &str = if cfg!(target_arch = "x86_64") {
 /// Directories holding entry files, with the prefix under which their paths may live.
 const ENTRY_DIRS: [(&str, &str); 2] = [("/loader/entries", ""), ("/boot/loader/entries", "/boot")];
 
+/// `loader.conf` locations, first found wins.
+const LOADER_CONFS: [&str; 2] = ["/loader/loader.conf", "/boot/loader/loader.conf"];
+
 /// What BLS found on one volume.
 #[derive(Debug, Default)]
 pub struct BlsScan {
-    /// Entries, in directory order (not yet sorted).
+    /// Entries, in file-name order (not yet sorted).
     pub entries: Vec<Entry>,
     /// `loader.conf`, when the volume has one.
     pub loader_conf: Option<LoaderConf>,
 }
 
+/// The file-name rule of systemd-boot's `valid_type1_filename`.
+pub fn is_entry_file_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    !name.is_empty()
+        && !name.starts_with('.')
+        && lower.ends_with(".conf")
+        && !lower.starts_with("auto-")
+}
+
 /// Reads every entry file and `loader.conf` on one volume.
 pub fn scan(vol: &VolumeInfo, fs: &dyn FileSystem, diags: &mut Vec<Diagnostic>) -> BlsScan {
     let mut out = BlsScan::default();
-    for conf in ["/loader/loader.conf", "/boot/loader/loader.conf"] {
+    for conf in LOADER_CONFS {
         if fs.is_file(conf) {
             match fs.read(conf, crate::MAX_CONFIG_BYTES) {
                 Ok(bytes) => {
-                    out.loader_conf =
-                        Some(loader_conf::parse(conf, &String::from_utf8_lossy(&bytes), diags));
+                    out.loader_conf = Some(loader_conf::parse(
+                        conf,
+                        &String::from_utf8_lossy(&bytes),
+                        diags,
+                    ));
                     break;
                 }
                 Err(e) => diags.push(Diagnostic::new(Severity::Error, conf, 0, e.to_string())),
@@ -59,7 +97,7 @@ pub fn scan(vol: &VolumeInfo, fs: &dyn FileSystem, diags: &mut Vec<Diagnostic>) 
         }
     }
     for (dir, prefix) in ENTRY_DIRS {
-        let names = match fs.read_dir(dir) {
+        let listing = match fs.read_dir(dir) {
             Ok(list) => list,
             Err(e) if e.is_not_found() => continue,
             Err(e) => {
@@ -67,11 +105,21 @@ pub fn scan(vol: &VolumeInfo, fs: &dyn FileSystem, diags: &mut Vec<Diagnostic>) 
                 continue;
             }
         };
-        let mut names: Vec<String> = names
-            .into_iter()
-            .filter(|d| d.kind != FileKind::Dir && d.name.ends_with(".conf") && !d.name.starts_with('.'))
-            .map(|d| d.name)
-            .collect();
+        let mut names: Vec<String> = Vec::new();
+        for d in listing.into_iter().filter(|d| d.kind != FileKind::Dir) {
+            if is_entry_file_name(&d.name) {
+                names.push(d.name);
+            } else if d.name.to_ascii_lowercase().starts_with("auto-")
+                && d.name.to_ascii_lowercase().ends_with(".conf")
+            {
+                diags.push(Diagnostic::new(
+                    Severity::Info,
+                    &join(dir, &d.name),
+                    0,
+                    "names starting with 'auto-' are reserved for systemd-boot's own entries; skipped",
+                ));
+            }
+        }
         names.sort();
         for name in names {
             if out.entries.len() >= crate::MAX_ENTRIES_PER_SOURCE {
@@ -79,16 +127,16 @@ pub fn scan(vol: &VolumeInfo, fs: &dyn FileSystem, diags: &mut Vec<Diagnostic>) 
                     Severity::Error,
                     dir,
                     0,
-                    format!("more than {} entries, the rest are skipped", crate::MAX_ENTRIES_PER_SOURCE),
+                    format!(
+                        "more than {} entries, the rest are skipped",
+                        crate::MAX_ENTRIES_PER_SOURCE
+                    ),
                 ));
                 break;
             }
             let path = join(dir, &name);
-            if let Some(e) = load_entry(vol, fs, &path, &name, prefix, diags) {
-                if !out.entries.iter().any(|o| o.same_boot(&e)) {
-                    out.entries.push(e);
-                }
-            }
+            out.entries
+                .extend(load_entry(vol, fs, &path, &name, prefix, diags));
         }
     }
     out
@@ -108,6 +156,8 @@ fn resolve(fs: &dyn FileSystem, path: &str, prefix: &str) -> (String, bool) {
     (path.to_string(), false)
 }
 
+/// Reads one entry file into an [`Entry`], or `None` (with a diagnostic) when
+/// systemd-boot would not list it.
 fn load_entry(
     vol: &VolumeInfo,
     fs: &dyn FileSystem,
@@ -124,67 +174,348 @@ fn load_entry(
         }
     };
     let file = entry::parse(path, &String::from_utf8_lossy(&bytes), diags);
-    let counted = counter::split(name, ".conf");
-    if let Some(arch) = &file.architecture {
-        if arch != HOST_ARCH {
-            diags.push(Diagnostic::new(
-                Severity::Info,
-                path,
-                0,
-                format!("entry for architecture '{arch}' hidden on {HOST_ARCH}"),
-            ));
-            return None;
-        }
+
+    // Entries systemd-boot drops (LOADER_IGNORE, LOADER_BAD, LOADER_UNDEFINED).
+    let foreign = file
+        .architecture
+        .as_ref()
+        .filter(|a| !a.eq_ignore_ascii_case(HOST_ARCH));
+    if let Some(arch) = foreign {
+        diags.push(Diagnostic::new(
+            Severity::Info,
+            path,
+            0,
+            format!("entry for architecture '{arch}' hidden on {HOST_ARCH}"),
+        ));
+        return None;
     }
+    if let Some((a, b)) = file.conflict {
+        diags.push(Diagnostic::new(
+            Severity::Warning,
+            path,
+            0,
+            format!(
+                "entry has both '{}' and '{}'; systemd-boot ignores such entries, skipped",
+                a.as_str(),
+                b.as_str()
+            ),
+        ));
+        return None;
+    }
+    let Some(loader) = file.loader else {
+        diags.push(Diagnostic::new(
+            Severity::Warning,
+            path,
+            0,
+            "entry has no 'linux', 'efi' or 'uki' key, skipped",
+        ));
+        return None;
+    };
+
+    let counted = counter::extract_tries(name);
+    let sd_id = counted.stripped.to_ascii_lowercase();
+    let id = counted
+        .stripped
+        .get(..counted.stripped.len().saturating_sub(".conf".len()))
+        .unwrap_or_default()
+        .to_string();
     let mut problem = None;
-    let kernel = match (&file.linux, &file.efi) {
-        (Some(linux), _) => linux.clone(),
-        (None, Some(efi)) => {
-            problem = Some(format!("'efi {efi}' entries need UEFI firmware; leapboot boots only 'linux' entries"));
-            efi.clone()
+    let mut uki = None;
+    let mut cmdline = file.cmdline();
+    let mut initrds = Vec::new();
+
+    let program = match loader {
+        LoaderKey::Linux => file.linux.clone(),
+        LoaderKey::Efi => file.efi.clone(),
+        LoaderKey::Uki => file.uki.clone(),
+        LoaderKey::UkiUrl => None,
+    };
+    let kernel = match (loader, program) {
+        (LoaderKey::UkiUrl, _) => {
+            problem =
+                Some("'uki-url' entries need network boot, which leapboot does not do".to_string());
+            file.uki_url.clone().unwrap_or_default()
         }
-        (None, None) => {
-            diags.push(Diagnostic::new(Severity::Warning, path, 0, "entry has no 'linux' key, skipped"));
-            return None;
+        (k, None) => {
+            problem = Some(format!("the '{}' path is not valid", k.as_str()));
+            String::new()
+        }
+        (k, Some(p)) => {
+            let (p, found) = resolve(fs, &p, prefix);
+            if !found {
+                problem = Some(format!(
+                    "{} {p} not found on {}",
+                    if k == LoaderKey::Linux {
+                        "kernel"
+                    } else {
+                        "program"
+                    },
+                    vol.device
+                ));
+            } else if k != LoaderKey::Linux {
+                match crate::uki::load(fs, &p) {
+                    Ok(u)
+                        if u.machine == crate::uki::HOST_MACHINE && u.sections.linux.is_some() =>
+                    {
+                        if file.options.is_empty() {
+                            cmdline = u.cmdline.clone().unwrap_or_default();
+                        }
+                        uki = Some(u.sections);
+                    }
+                    Ok(_) | Err(_) if k == LoaderKey::Efi => {
+                        problem = Some(format!(
+                            "'efi {p}' is not a unified kernel image for this machine; leapboot cannot run other EFI programs"
+                        ));
+                    }
+                    Ok(_) => {
+                        problem = Some(format!(
+                            "{p} is not a unified kernel image for this machine"
+                        ))
+                    }
+                    Err(e) => problem = Some(format!("{p}: {e}")),
+                }
+            }
+            p
         }
     };
-    let (kernel, found) = resolve(fs, &kernel, prefix);
-    if !found && problem.is_none() {
-        problem = Some(format!("kernel {kernel} not found on {}", vol.device));
-    }
-    let mut initrds = Vec::with_capacity(file.initrds.len());
-    for i in &file.initrds {
-        let (p, found) = resolve(fs, i, prefix);
-        if !found && problem.is_none() {
-            problem = Some(format!("initrd {p} not found on {}", vol.device));
+    if loader == LoaderKey::Linux {
+        for i in &file.initrds {
+            let (p, found) = resolve(fs, i, prefix);
+            if !found && problem.is_none() {
+                problem = Some(format!("initrd {p} not found on {}", vol.device));
+            }
+            initrds.push(p);
         }
-        initrds.push(p);
+    } else if !file.initrds.is_empty() {
+        diags.push(Diagnostic::new(
+            Severity::Info,
+            path,
+            0,
+            format!(
+                "'initrd' lines are ignored for '{}' entries, as systemd-boot ignores them",
+                loader.as_str()
+            ),
+        ));
     }
     let devicetree = file.devicetree.as_deref().map(|d| resolve(fs, d, prefix).0);
-    let title = file
-        .title
-        .clone()
-        .or_else(|| file.version.clone())
-        .unwrap_or_else(|| counted.stem.clone());
+    // systemd-boot shows `title`, else the id.
+    let title = file.title.clone().unwrap_or_else(|| sd_id.clone());
     Some(Entry {
-        id: counted.stem.clone(),
+        id,
         title,
         version: file.version.clone(),
         kind: EntryKind::Bls,
         volume: vol.to_ref(),
         kernel,
         initrds,
-        cmdline: file.cmdline(),
+        cmdline,
         devicetree,
-        source: Source { file: path.to_string(), line: 1 },
+        source: Source {
+            file: path.to_string(),
+            line: 1,
+        },
         path: None,
         problem,
         bls: Some(BlsMeta {
             sort_key: file.sort_key.clone(),
             machine_id: file.machine_id.clone(),
-            tries_left: counted.tries_left,
-            tries_done: counted.tries_done,
+            tries_left: counted.tries_left(),
+            tries_done: counted.tries_done(),
             file_name: name.to_string(),
+            sd_id,
         }),
+        uki,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::VolumeRole;
+    use crate::fs::MemFs;
+
+    fn vol() -> VolumeInfo {
+        VolumeInfo {
+            uuid: Some("1234-ABCD".into()),
+            label: None,
+            device: "vda1".into(),
+            fs_type: "vfat".into(),
+            role: VolumeRole::Esp,
+        }
+    }
+
+    fn run(fs: &MemFs) -> (Vec<Entry>, Vec<Diagnostic>) {
+        let mut d = Vec::new();
+        let s = scan(&vol(), fs, &mut d);
+        (s.entries, d)
+    }
+
+    /// `valid_type1_filename`.
+    #[test]
+    fn entry_file_names() {
+        for (n, ok) in [
+            ("a.conf", true),
+            ("A.CONF", true),
+            (".a.conf", false),
+            ("auto-x.conf", false),
+            ("AUTO-x.conf", false),
+            ("a.conf~", false),
+            ("a", false),
+            ("", false),
+        ] {
+            assert_eq!(is_entry_file_name(n), ok, "{n}");
+        }
+    }
+
+    #[test]
+    fn ids_and_counters() {
+        let fs = MemFs::new()
+            .with("/loader/entries/Fedora-6.8+2-1.conf", "linux /k\n")
+            .with("/k", "K");
+        let (v, _) = run(&fs);
+        let m = v[0].bls.as_ref().unwrap();
+        assert_eq!(v[0].id, "Fedora-6.8");
+        assert_eq!(m.sd_id, "fedora-6.8.conf");
+        assert_eq!((m.tries_left, m.tries_done), (Some(2), Some(1)));
+        assert_eq!(v[0].title, "fedora-6.8.conf");
+        let (old, new) = counter::rename_for_boot(&v[0]).unwrap();
+        assert_eq!(old, "/loader/entries/Fedora-6.8+2-1.conf");
+        assert_eq!(new, "/loader/entries/Fedora-6.8+1-2.conf");
+    }
+
+    #[test]
+    fn hidden_entries_say_why() {
+        let fs = MemFs::new()
+            .with(
+                "/loader/entries/arch.conf",
+                "linux /k\narchitecture aa64-not-this\n",
+            )
+            .with("/loader/entries/none.conf", "title Nothing\n")
+            .with("/loader/entries/both.conf", "linux /k\nefi /e.efi\n")
+            .with("/loader/entries/ok.conf", "linux /k\narchitecture X64\n")
+            .with("/k", "K");
+        let (v, d) = run(&fs);
+        let ids: Vec<_> = v.iter().map(|e| e.id.as_str()).collect();
+        if HOST_ARCH == "x64" {
+            assert_eq!(ids, ["ok"]);
+        }
+        assert!(
+            d.iter()
+                .any(|d| d.file.ends_with("arch.conf") && d.message.contains("architecture"))
+        );
+        assert!(
+            d.iter()
+                .any(|d| d.file.ends_with("none.conf") && d.message.contains("no 'linux'"))
+        );
+        assert!(
+            d.iter()
+                .any(|d| d.file.ends_with("both.conf") && d.message.contains("both"))
+        );
+    }
+
+    #[test]
+    fn missing_files_are_unbootable() {
+        let fs = MemFs::new()
+            .with("/loader/entries/a.conf", "linux /nope\n")
+            .with(
+                "/loader/entries/b.conf",
+                "linux /k\ninitrd /i\ninitrd /gone\n",
+            )
+            .with("/k", "K")
+            .with("/i", "I");
+        let (v, _) = run(&fs);
+        assert!(
+            v[0].problem
+                .as_deref()
+                .unwrap()
+                .contains("kernel /nope not found")
+        );
+        assert!(
+            v[1].problem
+                .as_deref()
+                .unwrap()
+                .contains("initrd /gone not found")
+        );
+        assert_eq!(v[1].initrds, ["/i", "/gone"]);
+    }
+
+    #[test]
+    fn fedora_layout_resolves_under_boot() {
+        let fs = MemFs::new()
+            .with(
+                "/boot/loader/entries/f.conf",
+                "linux /vmlinuz-6\ninitrd /initramfs-6.img\n",
+            )
+            .with("/boot/vmlinuz-6", "K")
+            .with("/boot/initramfs-6.img", "I");
+        let (v, _) = run(&fs);
+        assert_eq!(
+            (v[0].kernel.as_str(), v[0].initrds[0].as_str()),
+            ("/boot/vmlinuz-6", "/boot/initramfs-6.img")
+        );
+        assert!(v[0].bootable());
+    }
+
+    #[test]
+    fn efi_and_uki_keys() {
+        let img = crate::uki::build(
+            crate::uki::HOST_MACHINE,
+            &[
+                (".osrel", b"ID=x\n"),
+                (".cmdline", b"from-uki"),
+                (".linux", b"K"),
+            ],
+        );
+        let fs = MemFs::new()
+            .with("/loader/entries/u.conf", "uki /EFI/x.efi\n")
+            .with(
+                "/loader/entries/o.conf",
+                "uki /EFI/x.efi\noptions mine\ninitrd /i\n",
+            )
+            .with("/loader/entries/e.conf", "efi /EFI/x.efi\n")
+            .with("/loader/entries/shell.conf", "efi /shell.efi\n")
+            .with(
+                "/loader/entries/url.conf",
+                "uki-url http://example.invalid/x.efi\n",
+            )
+            .with("/EFI/x.efi", img)
+            .with("/shell.efi", "MZ");
+        let (v, d) = run(&fs);
+        let by = |id: &str| v.iter().find(|e| e.id == id).unwrap();
+        assert_eq!(
+            (by("u").cmdline.as_str(), by("u").uki.is_some()),
+            ("from-uki", true)
+        );
+        assert_eq!(
+            (by("o").cmdline.as_str(), by("o").initrds.len()),
+            ("mine", 0)
+        );
+        assert!(by("e").bootable());
+        assert!(
+            by("shell")
+                .problem
+                .as_deref()
+                .unwrap()
+                .contains("cannot run other EFI programs")
+        );
+        assert!(by("url").problem.is_some());
+        assert!(
+            d.iter()
+                .any(|d| d.message.contains("'initrd' lines are ignored"))
+        );
+    }
+
+    #[test]
+    fn loader_conf_found() {
+        let fs = MemFs::new().with("/loader/loader.conf", "default A*\n");
+        let mut d = Vec::new();
+        assert_eq!(
+            scan(&vol(), &fs, &mut d)
+                .loader_conf
+                .unwrap()
+                .default
+                .as_deref(),
+            Some("a*")
+        );
+    }
 }
