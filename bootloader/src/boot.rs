@@ -137,8 +137,41 @@ pub fn boot_entry(entry: &Entry, settings: &Settings, opts: &BootOptions) -> Boo
         };
     };
     match prepare(entry, std::slice::from_ref(&vol), settings, opts) {
-        Ok(h) => execute(&h),
+        Ok(h) => execute_counted(&h, entry, &vol),
         Err(e) => e,
+    }
+}
+
+/// [`execute`], renaming a counted BLS entry (one try used) after the kernel loaded
+/// and before jumping to it, so a failed load does not use up a try.
+pub fn execute_counted(h: &Handoff, entry: &Entry, vol: &Volume) -> BootError {
+    let Some((old, new)) = leapboot_menus::bls::counter::rename_for_boot(entry) else {
+        return execute(h);
+    };
+    crate::log!(Area::Kexec, "loading '{}' before counting the try", h.id);
+    if let Err(source) = kexec::load(&h.kernel, &h.initrd, &h.cmdline) {
+        return BootError::Kexec {
+            id: h.id.clone(),
+            source,
+        };
+    }
+    match crate::volume::counting::rename(vol, &old, &new) {
+        Ok(()) => crate::log!(
+            Area::Kexec,
+            "boot counting: renamed {old} to {new} on {}",
+            vol.info.device
+        ),
+        Err(e) => crate::log!(
+            Area::Kexec,
+            "boot counting: cannot rename {old} to {new}: {e}; booting anyway"
+        ),
+    }
+    crate::log!(Area::Kexec, "loaded '{}'; starting the new kernel", h.id);
+    let source = kexec::exec();
+    kexec::unload();
+    BootError::Kexec {
+        id: h.id.clone(),
+        source,
     }
 }
 
@@ -171,10 +204,23 @@ pub fn prepare(
         device: device.clone(),
         source,
     };
-    let kernel = vol
-        .fs
-        .read(&entry.kernel, MAX_KERNEL_BYTES)
-        .map_err(|e| read_err("kernel", e))?;
+    // A unified kernel image carries the kernel and initrd as PE sections.
+    let uki = entry.uki.as_ref();
+    let kernel = match uki.and_then(|u| u.linux.as_ref()) {
+        Some(r) if r.size > MAX_KERNEL_BYTES => {
+            return Err(read_err(
+                "kernel",
+                FsError::TooLarge {
+                    path: format!("{}:.linux", entry.kernel),
+                    size: r.size,
+                    limit: MAX_KERNEL_BYTES,
+                },
+            ));
+        }
+        Some(r) => vol.fs.read_range(&entry.kernel, r.offset, r.size),
+        None => vol.fs.read(&entry.kernel, MAX_KERNEL_BYTES),
+    }
+    .map_err(|e| read_err("kernel", e))?;
     let mut summary = vec![
         format!(
             "handoff: entry '{}' ({}) from {}:{}",
@@ -189,6 +235,20 @@ pub fn prepare(
         format!("handoff: kernel {} ({} bytes)", entry.kernel, kernel.len()),
     ];
     let mut initrd = Vec::new();
+    if let Some(r) = uki.and_then(|u| u.initrd.as_ref()) {
+        if r.size > MAX_INITRD_BYTES {
+            return Err(BootError::InitrdsTooLarge { id: id.clone() });
+        }
+        initrd = vol
+            .fs
+            .read_range(&entry.kernel, r.offset, r.size)
+            .map_err(|e| read_err("initrd", e))?;
+        summary.push(format!(
+            "handoff: initrd {}:.initrd ({} bytes)",
+            entry.kernel,
+            initrd.len()
+        ));
+    }
     for path in &entry.initrds {
         let left = MAX_INITRD_BYTES.saturating_sub(initrd.len() as u64);
         let data = vol.fs.read(path, left).map_err(|e| match e {
@@ -202,7 +262,7 @@ pub fn prepare(
         }
         initrd.extend_from_slice(&data);
     }
-    if entry.initrds.is_empty() {
+    if initrd.is_empty() {
         summary.push("handoff: no initrd".to_string());
     }
     let cmdline = opts

@@ -79,6 +79,7 @@ impl Source {
                 role: VolumeRole::Other,
             };
             out.push(Volume {
+                location: None,
                 info,
                 fs: Box::new(DirVolume::new(root)),
             });

@@ -3,7 +3,7 @@
 
 use leapboot_menus::fs::normalize;
 use leapboot_menus::{DirEntry, FileKind, FileSystem, FsError, Metadata};
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// A directory tree on the host.
@@ -74,6 +74,14 @@ impl FileSystem for DirVolume {
         f.take(limit)
             .read_to_end(&mut out)
             .map_err(|e| io(path, e))?;
+        Ok(out)
+    }
+
+    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, FsError> {
+        let mut f = std::fs::File::open(self.host(path)).map_err(|e| io(path, e))?;
+        f.seek(SeekFrom::Start(offset)).map_err(|e| io(path, e))?;
+        let mut out = Vec::new();
+        f.take(len).read_to_end(&mut out).map_err(|e| io(path, e))?;
         Ok(out)
     }
 

@@ -108,6 +108,28 @@ impl FileSystem for Ext4Volume {
         Ok(out)
     }
 
+    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, FsError> {
+        let size = self.metadata(path)?.len;
+        let end = offset
+            .checked_add(len)
+            .filter(|&e| e <= size)
+            .ok_or_else(|| FsError::Corrupt {
+                path: path.to_string(),
+                reason: format!("range {offset}+{len} passes the end of the {size}-byte file"),
+            })?;
+        let mut file = self.fs.open(path).map_err(|e| map(path, e))?;
+        file.seek_to(offset).map_err(|e| map(path, e))?;
+        let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        (&mut file)
+            .take(end - offset)
+            .read_to_end(&mut out)
+            .map_err(|e| FsError::Io {
+                path: path.to_string(),
+                source: e,
+            })?;
+        Ok(out)
+    }
+
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>, FsError> {
         let iter = self.fs.read_dir(path).map_err(|e| map(path, e))?;
         let mut out = Vec::new();

@@ -100,6 +100,29 @@ impl FileSystem for FatVolume {
         Ok(out)
     }
 
+    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, FsError> {
+        let size = self.metadata(path)?.len;
+        let end = offset
+            .checked_add(len)
+            .filter(|&e| e <= size)
+            .ok_or_else(|| FsError::Corrupt {
+                path: path.to_string(),
+                reason: format!("range {offset}+{len} passes the end of the {size}-byte file"),
+            })?;
+        let mut f = self
+            .fs
+            .root_dir()
+            .open_file(Self::rel(path))
+            .map_err(|e| io(path, e))?;
+        f.seek(SeekFrom::Start(offset)).map_err(|e| io(path, e))?;
+        let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        (&mut f)
+            .take(end - offset)
+            .read_to_end(&mut out)
+            .map_err(|e| io(path, e))?;
+        Ok(out)
+    }
+
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>, FsError> {
         let rel = Self::rel(path);
         let dir = if rel.is_empty() {

@@ -4,6 +4,7 @@
 //! Filesystems are recognised by their superblocks, never by partition type:
 //! ext2/3/4 by the magic 0xEF53 at byte 1080, FAT by a valid BIOS parameter block.
 
+pub mod counting;
 pub mod dir;
 pub mod ext4;
 pub mod fat;
@@ -88,6 +89,20 @@ pub struct Volume {
     pub info: VolumeInfo,
     /// Its files.
     pub fs: Box<dyn FileSystem>,
+    /// Where it lives on a disk (`None` for a host directory): the one place a write
+    /// (boot counting) reopens read-write.
+    pub location: Option<Location>,
+}
+
+/// A volume's place on a disk.
+#[derive(Debug, Clone)]
+pub struct Location {
+    /// Disk device node or image path.
+    pub disk_path: std::path::PathBuf,
+    /// Disk name for messages.
+    pub disk_name: String,
+    /// The partition.
+    pub partition: Partition,
 }
 
 impl std::fmt::Debug for Volume {
@@ -122,6 +137,11 @@ pub fn open(disk: &Disk, part: &Partition) -> Result<Option<Volume>, VolumeError
             })?;
             let info = info(Some(vol.uuid()), vol.label(), FsType::Ext4);
             Ok(Some(Volume {
+                location: Some(Location {
+                    disk_path: disk.path.clone(),
+                    disk_name: disk.name.clone(),
+                    partition: part.clone(),
+                }),
                 info,
                 fs: Box::new(vol),
             }))
@@ -135,6 +155,11 @@ pub fn open(disk: &Disk, part: &Partition) -> Result<Option<Volume>, VolumeError
             let id = vol.identity();
             let info = info(Some(id.uuid), id.label, FsType::Fat);
             Ok(Some(Volume {
+                location: Some(Location {
+                    disk_path: disk.path.clone(),
+                    disk_name: disk.name.clone(),
+                    partition: part.clone(),
+                }),
                 info,
                 fs: Box::new(vol),
             }))
