@@ -40,7 +40,12 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic about `file:line`.
     pub fn new(severity: Severity, file: &str, line: u32, message: impl Into<String>) -> Self {
-        Diagnostic { severity, file: file.to_string(), line, message: message.into() }
+        Diagnostic {
+            severity,
+            file: file.to_string(),
+            line,
+            message: message.into(),
+        }
     }
 }
 

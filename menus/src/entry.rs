@@ -34,7 +34,11 @@ pub struct VolumeInfo {
 impl VolumeInfo {
     /// The reference an entry keeps to the volume its kernel lives on.
     pub fn to_ref(&self) -> VolumeRef {
-        VolumeRef { uuid: self.uuid.clone(), label: self.label.clone(), device: self.device.clone() }
+        VolumeRef {
+            uuid: self.uuid.clone(),
+            label: self.label.clone(),
+            device: self.device.clone(),
+        }
     }
 }
 

@@ -137,17 +137,33 @@ pub trait FileSystem {
     }
     /// True when `path` is a regular file.
     fn is_file(&self, path: &str) -> bool {
-        matches!(self.metadata(path), Ok(Metadata { kind: FileKind::File, .. }))
+        matches!(
+            self.metadata(path),
+            Ok(Metadata {
+                kind: FileKind::File,
+                ..
+            })
+        )
     }
     /// True when `path` is a directory.
     fn is_dir(&self, path: &str) -> bool {
-        matches!(self.metadata(path), Ok(Metadata { kind: FileKind::Dir, .. }))
+        matches!(
+            self.metadata(path),
+            Ok(Metadata {
+                kind: FileKind::Dir,
+                ..
+            })
+        )
     }
 }
 
 /// Joins a directory and a name with one `/`.
 pub fn join(dir: &str, name: &str) -> String {
-    if dir.ends_with('/') { format!("{dir}{name}") } else { format!("{dir}/{name}") }
+    if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 /// Normalises a path within a volume: makes it absolute, collapses `//` and `.`,
@@ -195,7 +211,11 @@ impl MemFs {
     }
 
     fn dir_prefix(path: &str) -> String {
-        if path == "/" { "/".to_string() } else { format!("{path}/") }
+        if path == "/" {
+            "/".to_string()
+        } else {
+            format!("{path}/")
+        }
     }
 }
 
@@ -203,19 +223,27 @@ impl FileSystem for MemFs {
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, FsError> {
         let key = normalize(path).unwrap_or_default();
         match self.files.get(&key) {
-            Some(data) if data.len() as u64 > limit => {
-                Err(FsError::TooLarge { path: path.to_string(), size: data.len() as u64, limit })
-            }
+            Some(data) if data.len() as u64 > limit => Err(FsError::TooLarge {
+                path: path.to_string(),
+                size: data.len() as u64,
+                limit,
+            }),
             Some(data) => Ok(data.clone()),
-            None if self.is_dir(path) => Err(FsError::NotAFile { path: path.to_string() }),
-            None => Err(FsError::NotFound { path: path.to_string() }),
+            None if self.is_dir(path) => Err(FsError::NotAFile {
+                path: path.to_string(),
+            }),
+            None => Err(FsError::NotFound {
+                path: path.to_string(),
+            }),
         }
     }
 
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>, FsError> {
         let key = normalize(path).unwrap_or_else(|| "/".to_string());
         if self.files.contains_key(&key) {
-            return Err(FsError::NotADirectory { path: path.to_string() });
+            return Err(FsError::NotADirectory {
+                path: path.to_string(),
+            });
         }
         let prefix = Self::dir_prefix(&key);
         let mut out: Vec<DirEntry> = Vec::new();
@@ -226,12 +254,17 @@ impl FileSystem for MemFs {
                     None => (rest, FileKind::File),
                 };
                 if out.last().map(|e| e.name.as_str()) != Some(first) {
-                    out.push(DirEntry { name: first.to_string(), kind });
+                    out.push(DirEntry {
+                        name: first.to_string(),
+                        kind,
+                    });
                 }
             }
         }
         if out.is_empty() && key != "/" {
-            return Err(FsError::NotFound { path: path.to_string() });
+            return Err(FsError::NotFound {
+                path: path.to_string(),
+            });
         }
         Ok(out)
     }
@@ -239,13 +272,21 @@ impl FileSystem for MemFs {
     fn metadata(&self, path: &str) -> Result<Metadata, FsError> {
         let key = normalize(path).unwrap_or_else(|| "/".to_string());
         if let Some(data) = self.files.get(&key) {
-            return Ok(Metadata { kind: FileKind::File, len: data.len() as u64 });
+            return Ok(Metadata {
+                kind: FileKind::File,
+                len: data.len() as u64,
+            });
         }
         let prefix = Self::dir_prefix(&key);
         if key == "/" || self.files.keys().any(|k| k.starts_with(&prefix)) {
-            return Ok(Metadata { kind: FileKind::Dir, len: 0 });
+            return Ok(Metadata {
+                kind: FileKind::Dir,
+                len: 0,
+            });
         }
-        Err(FsError::NotFound { path: path.to_string() })
+        Err(FsError::NotFound {
+            path: path.to_string(),
+        })
     }
 }
 
@@ -262,12 +303,22 @@ mod tests {
 
     #[test]
     fn memfs_dirs_and_files() {
-        let fs = MemFs::new().with("/loader/entries/a.conf", "x").with("/loader/loader.conf", "y");
-        let names: Vec<_> = fs.read_dir("/loader").unwrap().into_iter().map(|e| e.name).collect();
+        let fs = MemFs::new()
+            .with("/loader/entries/a.conf", "x")
+            .with("/loader/loader.conf", "y");
+        let names: Vec<_> = fs
+            .read_dir("/loader")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         assert_eq!(names, ["entries", "loader.conf"]);
         assert!(fs.is_dir("/loader/entries"));
         assert!(fs.is_file("/loader/loader.conf"));
         assert!(fs.read("/nope", 10).unwrap_err().is_not_found());
-        assert!(matches!(fs.read("/loader/loader.conf", 0), Err(FsError::TooLarge { .. })));
+        assert!(matches!(
+            fs.read("/loader/loader.conf", 0),
+            Err(FsError::TooLarge { .. })
+        ));
     }
 }
