@@ -141,6 +141,7 @@ fn coordinate(settings: &Settings, tx: &Sender<Event>) {
         Duration::from_millis(settings.device_wait_ms),
         SETTLE_QUIET,
     );
+    crate::report::add(crate::report::Phase::Devices, t.elapsed());
     crate::log!(
         Area::Disk,
         "{} disk(s) after {} ms: {}",
@@ -173,7 +174,11 @@ fn coordinate(settings: &Settings, tx: &Sender<Event>) {
     let mut settled_sent = false;
     let snapshot = |answered: &[Option<DiskResult>], done: &[bool]| {
         let results: Vec<DiskResult> = answered.iter().flatten().cloned().collect();
-        let volumes = open_volumes(&results);
+        let volumes = {
+            let _t = crate::report::timer(crate::report::Phase::Scan);
+            open_volumes(&results)
+        };
+        let _t = crate::report::timer(crate::report::Phase::Parse);
         let pending = disks
             .iter()
             .zip(done)
@@ -204,7 +209,12 @@ fn coordinate(settings: &Settings, tx: &Sender<Event>) {
         } else {
             deadline.saturating_duration_since(Instant::now())
         };
-        match wrx.recv_timeout(wait) {
+        let waited = Instant::now();
+        let answer = wrx.recv_timeout(wait);
+        if !settled_sent {
+            crate::report::add(crate::report::Phase::Scan, waited.elapsed());
+        }
+        match answer {
             Ok((i, parts)) => {
                 done[i] = true;
                 if let (Some(parts), Some(d)) = (parts, disks.get(i)) {
@@ -254,7 +264,11 @@ fn coordinate(settings: &Settings, tx: &Sender<Event>) {
 
 /// Opens the volume an entry lives on by looking at every disk again (PID 1 boots).
 pub fn reopen_volume(entry: &leapboot_menus::Entry) -> Option<Volume> {
-    for d in sysfs::whole_disks(Path::new("/sys/class/block")) {
+    // The entry's own disk first (`vda` for `vda1`), so a slow disk elsewhere is
+    // never touched on the way to the boot.
+    let mut disks = sysfs::whole_disks(Path::new("/sys/class/block"));
+    disks.sort_by_key(|d| !entry.volume.device.starts_with(&d.name));
+    for d in disks {
         let Some(parts) = scan::disk_partitions(&d.node, &d.name) else {
             continue;
         };

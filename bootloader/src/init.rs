@@ -19,6 +19,7 @@ pub fn run() -> ! {
         crate::log!(Area::Init, "internal error: {info}");
     }));
     let started = Instant::now();
+    crate::report::mark_pid1_start();
     mount_basics();
     let mut attempt = 0u32;
     loop {
@@ -112,7 +113,8 @@ fn session(started: Instant, attempt: u32) {
         });
         let dir = Path::new("/lib/modules").join(crate::modules::kernel_release());
         let t = Instant::now();
-        let n = crate::modules::load_all(&dir, &names);
+        let n = crate::modules::load_all_within(&dir, &names, Duration::from_secs(5));
+        crate::report::add(crate::report::Phase::Modules, t.elapsed());
         crate::log!(
             Area::Modules,
             "{n} module(s) loaded in {} ms",
@@ -129,7 +131,12 @@ fn session(started: Instant, attempt: u32) {
             started.elapsed().as_millis()
         );
         report_if_nothing_bootable(&snap);
+        crate::report::begin(crate::report::Phase::Menu);
         match console::choose(&consoles, &snap.menu, timeout) {
+            // Headless: the chosen entry, then the fallbacks, each with a report.
+            console::Choice::Boot(i) if timeout == 0 => {
+                boot::boot_with_fallback(&snap.menu, i, &settings, &BootOptions::default());
+            }
             console::Choice::Boot(i) => {
                 if let Some(entry) = snap.menu.entries.get(i) {
                     let err = boot::boot_entry(entry, &settings, &BootOptions::default());

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod boot;
+pub mod bzimage;
 pub mod cli;
 pub mod console;
 pub mod discovery;
@@ -26,6 +27,9 @@ pub mod init;
 pub mod kexec;
 pub mod log;
 pub mod modules;
+pub mod preflight;
+pub mod report;
 pub mod scan;
 pub mod settings;
+pub mod tui;
 pub mod volume;

@@ -58,6 +58,8 @@ struct Logger {
     stderr: bool,
     kmsg: Option<File>,
     lines: VecDeque<String>,
+    /// While the full-screen menu is drawn: lines kept back from the consoles.
+    held: Option<Vec<String>>,
 }
 
 static LOGGER: Mutex<Logger> = Mutex::new(Logger {
@@ -65,6 +67,7 @@ static LOGGER: Mutex<Logger> = Mutex::new(Logger {
     stderr: true,
     kmsg: None,
     lines: VecDeque::new(),
+    held: None,
 });
 
 fn lock() -> std::sync::MutexGuard<'static, Logger> {
@@ -118,12 +121,18 @@ pub fn log(area: Area, args: fmt::Arguments<'_>) {
     let mut l = lock();
     for part in msg.lines() {
         let line = format!("{} leapboot: {}: {}", stamp(), area.as_str(), part);
-        if l.stderr {
-            let _ = writeln!(std::io::stderr(), "{line}");
-        }
-        for sink in &mut l.sinks {
-            // Consoles are raw ttys: end lines with CR LF.
-            let _ = sink.write_all(format!("{line}\r\n").as_bytes());
+        if let Some(held) = &mut l.held {
+            if held.len() < KEEP {
+                held.push(line.clone());
+            }
+        } else {
+            if l.stderr {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+            for sink in &mut l.sinks {
+                // Consoles are raw ttys: end lines with CR LF.
+                let _ = sink.write_all(format!("{line}\r\n").as_bytes());
+            }
         }
         if let Some(k) = &mut l.kmsg {
             let _ = k.write_all(format!("<7>leapboot: {}: {}", area.as_str(), part).as_bytes());
@@ -135,9 +144,37 @@ pub fn log(area: Area, args: fmt::Arguments<'_>) {
     }
 }
 
+/// While the full-screen menu is drawn (`true`), log lines still go to `/dev/kmsg`
+/// and the in-memory log but not to the consoles, where they would scribble over
+/// the menu. Releasing (`false`) writes the lines kept back, so the console record
+/// stays complete.
+pub fn hold_consoles(hold: bool) {
+    let mut l = lock();
+    if hold {
+        if l.held.is_none() {
+            l.held = Some(Vec::new());
+        }
+        return;
+    }
+    let Some(held) = l.held.take() else {
+        return;
+    };
+    for line in held {
+        if l.stderr {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
+        for sink in &mut l.sinks {
+            let _ = sink.write_all(format!("{line}\r\n").as_bytes());
+        }
+    }
+}
+
 /// Writes text to the consoles without a log prefix (menus, prompts).
 pub fn console(text: &str) {
     let mut l = lock();
+    if l.held.is_some() {
+        return;
+    }
     if l.stderr {
         let _ = write!(std::io::stderr(), "{text}");
     }
@@ -145,6 +182,30 @@ pub fn console(text: &str) {
     for sink in &mut l.sinks {
         let _ = sink.write_all(crlf.as_bytes());
     }
+}
+
+/// Waits, at most `max`, until the consoles have sent everything written to them
+/// (`TIOCOUTQ` reaches 0), so a serial line shows the last lines before a kexec jump
+/// ends the running kernel. Bounded because a serial line with hardware flow control
+/// and nothing attached never drains.
+pub fn drain_consoles(max: std::time::Duration) {
+    use std::os::fd::AsRawFd;
+    // Held throughout: nothing else writes meanwhile, and the files stay open.
+    let l = lock();
+    let end = std::time::Instant::now() + max;
+    for fd in l.sinks.iter().map(|f| f.as_raw_fd()) {
+        loop {
+            let mut queued: libc::c_int = 0;
+            // SAFETY: TIOCOUTQ writes one int we own; fd is open while the lock is held.
+            let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) };
+            if r != 0 || queued <= 0 || std::time::Instant::now() >= end {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    // What TIOCOUTQ counts excludes the UART's own FIFO (16 bytes: about 1.4 ms at 115200).
+    std::thread::sleep(std::time::Duration::from_millis(10));
 }
 
 /// The lines logged so far (most recent last).

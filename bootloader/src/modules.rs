@@ -94,6 +94,38 @@ pub fn load_all(dir: &Path, names: &[String]) -> usize {
     loaded
 }
 
+/// [`load_all`] in a background thread, waiting at most `limit`: a driver's probe
+/// can block its module load on a disk that does not answer (the kernel reads the
+/// partition table while probing), and that must not hold PID 1. Returns how many
+/// modules were loaded by then.
+pub fn load_all_within(dir: &Path, names: &[String], limit: std::time::Duration) -> usize {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (dir, names) = (dir.to_path_buf(), names.to_vec());
+    let spawned = std::thread::Builder::new()
+        .name("modules".into())
+        .spawn(move || {
+            let _ = tx.send(load_all(&dir, &names));
+        });
+    if spawned.is_err() {
+        crate::log!(
+            Area::Modules,
+            "cannot start the module loader thread; no modules loaded"
+        );
+        return 0;
+    }
+    match rx.recv_timeout(limit) {
+        Ok(n) => n,
+        Err(_) => {
+            crate::log!(
+                Area::Modules,
+                "modules still loading after {} s (a device may be slow to answer its driver's probe); continuing",
+                limit.as_secs()
+            );
+            0
+        }
+    }
+}
+
 fn finit(path: &Path) -> std::io::Result<()> {
     let f = std::fs::File::open(path)?;
     let params = CString::default();

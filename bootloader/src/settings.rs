@@ -24,6 +24,8 @@ pub struct Settings {
     pub append: Option<String>,
     /// Verbose log and handoff debugging parameters.
     pub debug: bool,
+    /// Append `leapboot.entry=<id>` to the booted entry's command line.
+    pub entry_param: bool,
 }
 
 impl Default for Settings {
@@ -36,6 +38,7 @@ impl Default for Settings {
             device_wait_ms: 2000,
             append: None,
             debug: false,
+            entry_param: true,
         }
     }
 }
@@ -51,6 +54,7 @@ struct FileSettings {
     device_wait_ms: Option<u64>,
     append: Option<String>,
     debug: Option<bool>,
+    entry_param: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +128,9 @@ impl Settings {
         if let Some(d) = f.debug {
             self.debug = d;
         }
+        if let Some(e) = f.entry_param {
+            self.entry_param = e;
+        }
         problems
     }
 
@@ -154,6 +161,10 @@ impl Settings {
                 "append" => self.append = Some(value.to_string()).filter(|v| !v.is_empty()),
                 "debug" => match parse_bool(value) {
                     Some(d) => self.debug = d,
+                    None => bad("not a boolean"),
+                },
+                "entry_param" => match parse_bool(value) {
+                    Some(e) => self.entry_param = e,
                     None => bad("not a boolean"),
                 },
                 _ => bad("unknown setting"),
@@ -221,6 +232,19 @@ mod tests {
         assert!(s.debug);
         assert_eq!(p.len(), 1);
         assert!(p[0].contains("leapboot.bogus=1"));
+    }
+
+    #[test]
+    fn entry_param_switch() {
+        let mut s = Settings::default();
+        assert!(s.entry_param);
+        assert!(s.apply_toml("t", "entry_param = false\n").is_empty());
+        assert!(!s.entry_param);
+        assert!(s.apply_cmdline("leapboot.entry_param=1").is_empty());
+        assert!(s.entry_param);
+        assert!(s.apply_cmdline("leapboot.entry_param=0").is_empty());
+        assert!(!s.entry_param);
+        assert_eq!(s.apply_cmdline("leapboot.entry_param=maybe").len(), 1);
     }
 
     #[test]

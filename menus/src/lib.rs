@@ -2,14 +2,14 @@
 //!
 //! Pure logic, no device I/O and no printing. The caller hands in one volume at a
 //! time as a [`VolumeInfo`] plus a read-only [`FileSystem`]; the sources in this
-//! crate (Boot Loader Specification entries today; GRUB scripts and unified kernel
-//! images slot in beside them) read files through that trait and return
-//! [`Entry`] values with [`Diagnostic`]s for everything they skipped. [`Menu`]
-//! merges the entries of every volume, puts them in boot order and picks the
+//! crate (Boot Loader Specification entries, unified kernel images, and GRUB
+//! configs run by a GRUB script interpreter, [`grub`]) read files through that trait
+//! and return [`Entry`] values with [`Diagnostic`]s for everything they skipped.
+//! [`Menu`] merges the entries of every volume, puts them in boot order and picks the
 //! default with one ladder used by the TUI, the headless path and `leapboot list`.
 //!
 //! ```text
-//! FileSystem + VolumeInfo ──> scan::scan_volume ──> VolumeScan { entries, diagnostics }
+//! FileSystem + VolumeInfo ──> scan::scan_volume ──> VolumeScan { entries, grub, diagnostics }
 //!                                                        │
 //!                         every volume's scan ──> Menu::assemble ──> ordered entries + default
 //! ```
@@ -22,6 +22,7 @@ pub mod diag;
 pub mod entry;
 pub mod fs;
 pub mod glob;
+pub mod grub;
 pub mod menu;
 pub mod scan;
 pub mod uki;

@@ -6,6 +6,9 @@ use crate::bls;
 use crate::bls::loader_conf::DefaultPattern;
 use crate::entry::{Entry, EntryKind, VolumeRole};
 use crate::glob;
+use crate::grub::GrubScan;
+use crate::grub::default::GrubTimeout;
+use crate::grub::grubenv::EnvWrite;
 use crate::scan::VolumeScan;
 
 /// Which rung of the default ladder chose the default.
@@ -15,8 +18,22 @@ pub enum DefaultReason {
     Setting(String),
     /// `loader.conf`'s `default` matched.
     LoaderConf(String),
+    /// A GRUB config's own `default` (then `fallback`) chose it.
+    Grub(GrubDefault),
     /// Nothing chose one: the first bootable entry.
     FirstBootable,
+}
+
+/// How a GRUB menu chose the default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrubDefault {
+    /// The config whose menu it is (path within its volume).
+    pub config: String,
+    /// `$default` when the menu was shown.
+    pub value: Option<String>,
+    /// True when GRUB's own default could not boot and a `fallback` entry (or, failing
+    /// those, a later attempt) was taken.
+    pub fallback: bool,
 }
 
 /// Entries in boot order with the default.
@@ -28,6 +45,13 @@ pub struct Menu {
     pub default: Option<usize>,
     /// Why that entry is the default.
     pub default_reason: Option<DefaultReason>,
+    /// Entries to try, in order, when the default fails to load (GRUB's `fallback`).
+    pub fallbacks: Vec<usize>,
+    /// The timeout of the first GRUB menu, when there is one.
+    pub timeout: Option<GrubTimeout>,
+    /// For each entry, the GRUB environment writes GRUB would make when booting it
+    /// (empty for other sources), to apply before the kexec.
+    pub env_writes: Vec<Vec<EnvWrite>>,
 }
 
 /// True when a `default` setting glob matches an entry: against leapboot's id, or, for a
@@ -60,10 +84,30 @@ impl Menu {
     /// Merges the scans of every volume, orders, and picks the default.
     /// `setting_default` is the `default` setting glob, if any.
     pub fn assemble(scans: &[VolumeScan], setting_default: Option<&str>) -> Menu {
+        // One GRUB menu per config shown: an ESP stub that `configfile`s the config of
+        // another volume and that config read directly are the same menu.
+        let mut grub_menus: Vec<&GrubScan> = Vec::new();
+        for g in scans.iter().filter_map(|s| s.grub.as_ref()) {
+            if !grub_menus.iter().any(|o| o.menu_config == g.menu_config) {
+                grub_menus.push(g);
+            }
+        }
+        // BLS files that GRUB's `blscfg` read are listed as GRUB reads them.
+        let read_by_grub = |e: &Entry| {
+            e.kind == EntryKind::Bls
+                && grub_menus.iter().any(|g| {
+                    g.bls_files
+                        .iter()
+                        .any(|f| f.volume == e.volume && f.path == e.source.file)
+                })
+        };
         let mut bls_entries: Vec<Entry> = Vec::new();
         let mut others: Vec<Entry> = Vec::new();
         for scan in scans {
             for e in &scan.entries {
+                if e.kind == EntryKind::Grub || read_by_grub(e) {
+                    continue;
+                }
                 if is_bls_kind(e) {
                     // Every BLS file and UKI is its own entry, as in systemd-boot.
                     bls_entries.push(e.clone());
@@ -75,7 +119,22 @@ impl Menu {
         bls::order::sort(&mut bls_entries);
         bls::order::unique_titles(&mut bls_entries);
         let mut entries = bls_entries;
+        let mut env_writes: Vec<Vec<EnvWrite>> = vec![Vec::new(); entries.len()];
+        let mut grub_offsets: Vec<(usize, &GrubScan)> = Vec::new();
+        for g in &grub_menus {
+            grub_offsets.push((entries.len(), g));
+            for (e, info) in g.entries.iter().zip(&g.info) {
+                entries.push(e.clone());
+                env_writes.push(info.env_writes.clone());
+            }
+        }
         entries.extend(others);
+        env_writes.resize(entries.len(), Vec::new());
+        let mut fallbacks = Vec::new();
+        let primary_grub = grub_offsets
+            .iter()
+            .find(|(_, g)| !g.entries.is_empty())
+            .copied();
 
         let find = |pattern: &str| {
             entries.iter().position(|e| e.bootable() && pattern_matches(pattern, e))
@@ -108,11 +167,45 @@ impl Menu {
                 }
             }
         }
+        if default.is_none()
+            && let Some((offset, g)) = primary_grub
+        {
+            // GRUB boots its default, then each `fallback` entry, until one loads.
+            let mut tries: Vec<usize> = Vec::new();
+            for a in &g.attempts {
+                let i = offset.saturating_add(*a);
+                if entries.get(i).is_some_and(Entry::bootable) && !tries.contains(&i) {
+                    tries.push(i);
+                }
+            }
+            if let Some((&first, rest)) = tries.split_first() {
+                default = Some(first);
+                fallbacks = rest.to_vec();
+                reason = Some(DefaultReason::Grub(GrubDefault {
+                    config: g.menu_config.path.clone(),
+                    value: g.default_value.clone(),
+                    fallback: g.default.map(|d| offset.saturating_add(d)) != Some(first),
+                }));
+            }
+        }
         if default.is_none() {
             default = entries.iter().position(Entry::bootable);
             reason = default.map(|_| DefaultReason::FirstBootable);
         }
-        Menu { entries, default, default_reason: reason }
+        let timeout = primary_grub.map(|(_, g)| g.timeout);
+        Menu {
+            entries,
+            default,
+            default_reason: reason,
+            fallbacks,
+            timeout,
+            env_writes,
+        }
+    }
+
+    /// The GRUB environment writes to make before booting entry `i`.
+    pub fn env_writes_for(&self, i: usize) -> &[EnvWrite] {
+        self.env_writes.get(i).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// The default entry.

@@ -6,6 +6,7 @@ use crate::bls::{self, loader_conf::LoaderConf};
 use crate::diag::Diagnostic;
 use crate::entry::{Entry, VolumeInfo};
 use crate::fs::FileSystem;
+use crate::grub::{self, GrubScan};
 
 /// One volume as the sources see it: identity plus read-only files.
 #[derive(Clone, Copy)]
@@ -25,6 +26,9 @@ pub struct VolumeScan {
     pub entries: Vec<Entry>,
     /// The volume's `loader.conf`, if any.
     pub loader_conf: Option<LoaderConf>,
+    /// What GRUB would do with the volume's `grub.cfg`, if it has one; its entries
+    /// are also in `entries`, after the BLS and UKI ones.
+    pub grub: Option<GrubScan>,
     /// Problems found and skipped.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -37,10 +41,15 @@ pub fn scan_volume(volumes: &[VolumeView<'_>], index: usize) -> Option<VolumeSca
     let bls = bls::scan(view.info, view.fs, &mut diagnostics);
     let mut entries = bls.entries;
     entries.extend(crate::uki::scan(view.info, view.fs, &mut diagnostics));
+    let grub = grub::scan(volumes, index, &mut diagnostics);
+    if let Some(g) = &grub {
+        entries.extend(g.entries.iter().cloned());
+    }
     Some(VolumeScan {
         volume: view.info.clone(),
         entries,
         loader_conf: bls.loader_conf,
+        grub,
         diagnostics,
     })
 }

@@ -54,6 +54,9 @@ pub struct Scenario {
     /// The Debian kernel, firmware and target alike.
     pub kernel: Kernel,
     disks: Vec<PathBuf>,
+    /// Drives attached with hand-written QEMU `-drive` options (error injection,
+    /// throttling); not passed to `host_list`.
+    raw_drives: Vec<String>,
     initrd: Option<PathBuf>,
 }
 
@@ -71,6 +74,7 @@ impl Scenario {
             dir,
             kernel,
             disks: Vec::new(),
+            raw_drives: Vec::new(),
             initrd: None,
         }
     }
@@ -95,6 +99,21 @@ impl Scenario {
         path
     }
 
+    /// Writes `image` and attaches it with `-drive <options>`, where `options` is
+    /// made from the image path (for blkdebug error injection or throttling).
+    pub fn raw_disk(
+        &mut self,
+        image: &DiskImage,
+        options: impl FnOnce(&std::path::Path) -> String,
+    ) -> PathBuf {
+        let path = self.dir.join(format!("raw{}.img", self.raw_drives.len()));
+        image
+            .write(&path)
+            .unwrap_or_else(|e| panic!("{}: disk image: {e}", self.name));
+        self.raw_drives.push(options(&path));
+        path
+    }
+
     /// Builds the firmware initramfs with these settings.
     pub fn firmware(&mut self, settings: &str) -> &mut Self {
         let path = self.dir.join("firmware-initrd.img");
@@ -113,6 +132,9 @@ impl Scenario {
             .serial_log(self.dir.join("serial.log"));
         for d in &self.disks {
             cfg = cfg.disk(DiskSpec::virtio(d));
+        }
+        for r in &self.raw_drives {
+            cfg = cfg.extra_arg("-drive").extra_arg(r.clone());
         }
         Vm::start(cfg).unwrap_or_else(|e| panic!("{}: starting QEMU: {e}", self.name))
     }

@@ -111,6 +111,8 @@ pub fn read(disk: &Disk) -> Result<Option<Vec<Partition>>, DiskError> {
     if disk.size < 3 * SECTOR {
         return Ok(None);
     }
+    // An I/O error is not a corrupt table: let it through as what it is.
+    disk.read_vec(SECTOR, SECTOR as usize)?;
     let primary = check_header(disk, 1);
     let last = disk.size / SECTOR - 1;
     let hide_primary = match primary {

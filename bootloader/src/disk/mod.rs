@@ -1,6 +1,7 @@
 //! Block devices and their partition tables.
 //!
-//! A [`Disk`] is a block device or an image file opened read-only; [`partitions`]
+//! A [`Disk`] is a block device or an image file opened read-only (boot counting's one
+//! rename reopens it read-write with [`Disk::open_rw`]); [`partitions`]
 //! reads its GPT (validated here before the `gpt` crate sees it) or MBR and returns
 //! byte ranges. Partition tables are read by us, never by the kernel: leapboot does
 //! not depend on the kernel's partition scanning or on partition device nodes.
@@ -42,6 +43,18 @@ pub enum DiskError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A write (boot counting's rename) or the `fsync` after it failed.
+    #[error("{device}: write of {len} bytes at offset {offset} failed: {source}")]
+    Write {
+        /// Device or image path.
+        device: String,
+        /// Byte offset.
+        offset: u64,
+        /// Bytes written (0 for the `fsync`).
+        len: usize,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The partition table is damaged.
     #[error("{device}: corrupt {table} partition table: {reason}")]
     Corrupt {
@@ -54,7 +67,8 @@ pub enum DiskError {
     },
 }
 
-/// A block device or disk image, opened read-only, shareable between volumes.
+/// A block device or disk image, opened read-only (or, for boot counting's one
+/// rename, read-write), shareable between volumes.
 #[derive(Debug, Clone)]
 pub struct Disk {
     /// Short name for display (`vda`, or the image path).
@@ -64,6 +78,7 @@ pub struct Disk {
     file: Arc<File>,
     /// Size in bytes.
     pub size: u64,
+    writable: bool,
 }
 
 impl Disk {
@@ -80,6 +95,63 @@ impl Disk {
             path: path.to_path_buf(),
             file: Arc::new(file),
             size,
+            writable: false,
+        })
+    }
+
+    /// Opens `path` read-write (`O_RDWR`). Only boot counting's rename
+    /// (`volume::counting`) does this, for the one directory write it makes; every
+    /// other reader uses [`Disk::open`].
+    pub fn open_rw(path: &Path, name: &str) -> Result<Disk, DiskError> {
+        let err = |source| DiskError::Open {
+            device: name.to_string(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(err)?;
+        let size = device_size(&file).map_err(err)?;
+        Ok(Disk {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            file: Arc::new(file),
+            size,
+            writable: true,
+        })
+    }
+
+    /// True when the disk was opened with [`Disk::open_rw`].
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Writes all of `buf` at `offset`; refused on a disk opened read-only.
+    pub fn write_at(&self, offset: u64, buf: &[u8]) -> Result<(), DiskError> {
+        let err = |source| DiskError::Write {
+            device: self.name.clone(),
+            offset,
+            len: buf.len(),
+            source,
+        };
+        if !self.writable {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "disk is opened read-only",
+            )));
+        }
+        self.file.write_all_at(buf, offset).map_err(err)
+    }
+
+    /// Flushes written data to the device (`fsync`: the kernel's page cache and the
+    /// disk's write cache).
+    pub fn sync(&self) -> Result<(), DiskError> {
+        self.file.sync_all().map_err(|source| DiskError::Write {
+            device: self.name.clone(),
+            offset: 0,
+            len: 0,
+            source,
         })
     }
 

@@ -1,6 +1,8 @@
-//! A partition as a byte stream: `Read + Seek` over a range of a [`Disk`], with
-//! writes refused unless a write was explicitly asked for (the one write path of
-//! boot counting); the filesystem crates want `Write` in their bounds.
+//! A partition as a byte stream: `Read + Seek` over a range of a [`Disk`]. The
+//! `Write` impl always refuses (the filesystem crates want `Write` in their bounds but
+//! must never write); the one write leapboot makes, boot counting's rename, goes
+//! through [`Slice::write_all_at`] on a slice of a disk opened with
+//! [`Disk::open_rw`](crate::disk::Disk::open_rw).
 
 use crate::disk::Disk;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -12,6 +14,39 @@ pub struct Slice {
     offset: u64,
     len: u64,
     pos: u64,
+    cache: BlockCache,
+}
+
+/// Size of a cached block.
+const BLOCK: u64 = 4096;
+/// Blocks kept.
+const CACHED_BLOCKS: usize = 16;
+
+/// A few recently read 4 KiB blocks. `fatfs` reads directory entries field by
+/// field (a dozen reads of 1 to 11 bytes per 32-byte entry); without this every one
+/// would be a system call, and a directory walk of 65,536 entries a million of them.
+#[derive(Debug, Clone, Default)]
+struct BlockCache {
+    blocks: Vec<(u64, Vec<u8>)>,
+    next: usize,
+}
+
+impl BlockCache {
+    fn get(&self, block: u64) -> Option<&[u8]> {
+        self.blocks
+            .iter()
+            .find(|(b, _)| *b == block)
+            .map(|(_, d)| d.as_slice())
+    }
+
+    fn put(&mut self, block: u64, data: Vec<u8>) {
+        if self.blocks.len() < CACHED_BLOCKS {
+            self.blocks.push((block, data));
+        } else {
+            self.blocks[self.next] = (block, data);
+            self.next = (self.next + 1) % CACHED_BLOCKS;
+        }
+    }
 }
 
 impl Slice {
@@ -23,6 +58,7 @@ impl Slice {
             offset,
             len,
             pos: 0,
+            cache: BlockCache::default(),
         }
     }
 
@@ -54,6 +90,39 @@ impl Slice {
             .map_err(io::Error::other)
     }
 
+    /// Writes all of `buf` at `at` within the range. Refused unless the disk was
+    /// opened read-write, and for any write that would pass the end of the range.
+    pub fn write_all_at(&self, at: u64, buf: &[u8]) -> io::Result<()> {
+        let end = at.checked_add(buf.len() as u64).filter(|&e| e <= self.len);
+        if end.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "write of {} bytes at {at} passes the end of the {}-byte partition",
+                    buf.len(),
+                    self.len
+                ),
+            ));
+        }
+        self.disk.write_at(self.offset + at, buf).map_err(|e| {
+            let kind = match &e {
+                crate::disk::DiskError::Write { source, .. } => source.kind(),
+                _ => io::ErrorKind::Other,
+            };
+            io::Error::new(kind, e.to_string())
+        })
+    }
+
+    /// Flushes what [`Slice::write_all_at`] wrote to the device (`fsync`).
+    pub fn sync(&self) -> io::Result<()> {
+        self.disk.sync().map_err(io::Error::other)
+    }
+
+    /// Offset of the range on its disk, in bytes.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
     /// Name of the disk, for messages.
     pub fn disk_name(&self) -> &str {
         &self.disk.name
@@ -66,6 +135,27 @@ impl Read for Slice {
         let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         if n == 0 {
             return Ok(0);
+        }
+        let block = self.pos / BLOCK;
+        let within = (self.pos % BLOCK) as usize;
+        // Small reads that stay inside one block are served from the cache.
+        if n < BLOCK as usize && within + n <= BLOCK as usize {
+            if self.cache.get(block).is_none() {
+                let start = block * BLOCK;
+                let size = BLOCK.min(self.len - start) as usize;
+                let mut data = vec![0u8; size];
+                self.read_exact_at(start, &mut data)?;
+                self.cache.put(block, data);
+            }
+            if let Some(data) = self
+                .cache
+                .get(block)
+                .and_then(|d| d.get(within..within + n))
+            {
+                buf[..n].copy_from_slice(data);
+                self.pos += n as u64;
+                return Ok(n);
+            }
         }
         self.read_exact_at(self.pos, &mut buf[..n])?;
         self.pos += n as u64;
@@ -86,6 +176,7 @@ impl Seek for Slice {
     }
 }
 
+/// Always refused: the filesystem crates never write (see the module docs).
 impl Write for Slice {
     fn write(&mut self, _buf: &[u8]) -> io::Result<usize> {
         Err(io::Error::new(

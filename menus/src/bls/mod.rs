@@ -17,7 +17,8 @@
 //! them. Where leapboot differs on purpose: an entry whose kernel or initrd file is
 //! missing is listed as unbootable with the reason (systemd-boot hides it), so the user
 //! sees why it is not there; each entry file is its own entry even if another describes
-//! the same boot (boot counting renames files one by one).
+//! the same boot (boot counting renames files one by one), except the two names an
+//! interrupted boot-counting rename leaves ([`merge_interrupted_renames`]).
 //!
 //! What a kexec loader can boot: `linux` entries; `uki` entries and `efi` entries whose
 //! program is a unified kernel image (booted from its sections). Other `efi` programs and
@@ -121,6 +122,7 @@ pub fn scan(vol: &VolumeInfo, fs: &dyn FileSystem, diags: &mut Vec<Diagnostic>) 
             }
         }
         names.sort();
+        let first_of_dir = out.entries.len();
         for name in names {
             if out.entries.len() >= crate::MAX_ENTRIES_PER_SOURCE {
                 diags.push(Diagnostic::new(
@@ -138,8 +140,53 @@ pub fn scan(vol: &VolumeInfo, fs: &dyn FileSystem, diags: &mut Vec<Diagnostic>) 
             out.entries
                 .extend(load_entry(vol, fs, &path, &name, prefix, diags));
         }
+        merge_interrupted_renames(&mut out.entries, first_of_dir, diags);
     }
     out
+}
+
+/// Two names of one counted file in one directory, `x+1.conf` and `x+0-1.conf`, are
+/// what a power cut leaves when it interrupts leapboot's copy-then-delete boot-counting
+/// rename (`leapboot::volume::counting`): the new name was written, the old one not yet
+/// removed. They are one entry: when the file [`counter::next_name`] would rename an
+/// entry to is also in the directory, the entry (the old name, one more try left) is
+/// dropped, so the interrupted rename still counts the try. Only that exact pair is
+/// merged: `x+3.conf` beside `x+1.conf`, or `x.conf` beside `x+1.conf`, stay separate
+/// entries as in systemd-boot. `entries[from..]` are the entries of one directory.
+pub fn merge_interrupted_renames(
+    entries: &mut Vec<Entry>,
+    from: usize,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let file = |e: &Entry| e.bls.as_ref().map(|m| m.file_name.to_ascii_lowercase());
+    let names: Vec<Option<String>> = entries.iter().skip(from).map(file).collect();
+    let mut superseded = Vec::new();
+    for (k, name) in names.iter().enumerate() {
+        let Some(next) = name.as_deref().and_then(counter::next_name) else {
+            continue;
+        };
+        if let Some(n) = names
+            .iter()
+            .position(|o| o.as_deref() == Some(next.as_str()))
+        {
+            superseded.push((from + k, from + n));
+        }
+    }
+    for &(old, new) in superseded.iter().rev() {
+        diags.push(Diagnostic::new(
+            Severity::Warning,
+            &entries[old].source.file,
+            0,
+            format!(
+                "the same file as {} under its name before a boot-counting rename that was \
+                 interrupted; listing only {}",
+                entries[new].source.file, entries[new].source.file
+            ),
+        ));
+    }
+    for &(old, _) in superseded.iter().rev() {
+        entries.remove(old);
+    }
 }
 
 /// Resolves a path from an entry: as written, else under `prefix` (see the module docs).
@@ -381,6 +428,44 @@ mod tests {
         let (old, new) = counter::rename_for_boot(&v[0]).unwrap();
         assert_eq!(old, "/loader/entries/Fedora-6.8+2-1.conf");
         assert_eq!(new, "/loader/entries/Fedora-6.8+1-2.conf");
+    }
+
+    /// An interrupted copy-then-delete rename leaves `x+1.conf` and `x+0-1.conf`: one
+    /// entry, the renamed one. Other counters of one id, and an uncounted file, stay.
+    #[test]
+    fn interrupted_rename_pair_is_one_entry() {
+        let fs = MemFs::new()
+            .with("/loader/entries/x+1.conf", "title X\nlinux /k\n")
+            .with("/loader/entries/X+0-1.CONF", "title X\nlinux /k\n")
+            .with("/loader/entries/y+3.conf", "title Y\nlinux /k\n")
+            .with("/loader/entries/y+1-2.conf", "title Y\nlinux /k\n")
+            .with("/loader/entries/z.conf", "title Z\nlinux /k\n")
+            .with("/loader/entries/z+1.conf", "title Z\nlinux /k\n")
+            .with("/k", "K");
+        let (v, d) = run(&fs);
+        let files: Vec<_> = v
+            .iter()
+            .map(|e| e.bls.as_ref().unwrap().file_name.as_str())
+            .collect();
+        assert_eq!(
+            files,
+            ["X+0-1.CONF", "y+1-2.conf", "y+3.conf", "z+1.conf", "z.conf"]
+        );
+        let merged: Vec<_> = d
+            .iter()
+            .filter(|d| {
+                d.message
+                    .contains("boot-counting rename that was interrupted")
+            })
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(
+            merged,
+            [
+                "/loader/entries/x+1.conf: the same file as /loader/entries/X+0-1.CONF under its name \
+              before a boot-counting rename that was interrupted; listing only /loader/entries/X+0-1.CONF"
+            ]
+        );
     }
 
     #[test]

@@ -83,7 +83,10 @@ pub fn menuentry_eq(name: &str, spec: &str) -> bool {
 
 /// What `default` selects among `entries` (title, id), before range checking:
 /// `None` when it names nothing (`get_entry_number` returned -1).
-pub fn entry_number<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>, value: &str) -> Option<u64> {
+pub fn entry_number<'a>(
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    value: &str,
+) -> Option<u64> {
     match strtoul(value) {
         Ok((n, _)) => Some(n),
         Err(false) => None,
@@ -95,7 +98,11 @@ pub fn entry_number<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>, v
 }
 
 /// The index GRUB boots from a menu of `len` entries: out of range or unmatched is 0.
-pub fn default_index<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>, len: usize, value: Option<&str>) -> usize {
+pub fn default_index<'a>(
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    len: usize,
+    value: Option<&str>,
+) -> usize {
     value
         .and_then(|v| entry_number(entries, v))
         .and_then(|n| usize::try_from(n).ok())
@@ -163,7 +170,13 @@ pub fn timeout(value: Option<&str>, style: Option<&str>) -> GrubTimeout {
     // `(int) grub_strtoul (...)`: the low 32 bits, as a signed number.
     let seconds = value
         .and_then(|v| strtoul(v).ok())
-        .map(|(n, _)| i32::from_ne_bytes(u32::try_from(n & 0xffff_ffff).unwrap_or(u32::MAX).to_ne_bytes()))
+        .map(|(n, _)| {
+            i32::from_ne_bytes(
+                u32::try_from(n & 0xffff_ffff)
+                    .unwrap_or(u32::MAX)
+                    .to_ne_bytes(),
+            )
+        })
         .and_then(|n| u32::try_from(n).ok());
     let style = match (seconds, style) {
         (None, _) => TimeoutStyle::Menu,
@@ -180,7 +193,10 @@ mod tests {
 
     const MENU: [(&str, &str); 3] = [
         ("Debian GNU/Linux", "gnulinux-simple-1a57"),
-        ("Advanced options for Debian GNU/Linux", "gnulinux-advanced-1a57"),
+        (
+            "Advanced options for Debian GNU/Linux",
+            "gnulinux-advanced-1a57",
+        ),
         ("a>b", "weird"),
     ];
 
@@ -215,8 +231,14 @@ mod tests {
     #[test]
     fn path_into_submenu() {
         assert_eq!(idx("gnulinux-advanced-1a57>gnulinux-6.1.0-advanced"), 1);
-        assert_eq!(idx("Advanced options for Debian GNU/Linux>Debian, with Linux 6.1"), 1);
-        assert_eq!(remainder("gnulinux-advanced-1a57>gnulinux-6.1.0-advanced"), Some("gnulinux-6.1.0-advanced"));
+        assert_eq!(
+            idx("Advanced options for Debian GNU/Linux>Debian, with Linux 6.1"),
+            1
+        );
+        assert_eq!(
+            remainder("gnulinux-advanced-1a57>gnulinux-6.1.0-advanced"),
+            Some("gnulinux-6.1.0-advanced")
+        );
         assert_eq!(remainder("1>2"), Some("2"));
         assert_eq!(remainder("1>"), None);
         assert_eq!(remainder("1"), None);
@@ -240,11 +262,32 @@ mod tests {
 
     #[test]
     fn timeouts() {
-        assert_eq!(timeout(Some("5"), None), GrubTimeout { seconds: Some(5), style: TimeoutStyle::Menu });
-        assert_eq!(timeout(Some("-1"), Some("hidden")), GrubTimeout { seconds: None, style: TimeoutStyle::Menu });
+        assert_eq!(
+            timeout(Some("5"), None),
+            GrubTimeout {
+                seconds: Some(5),
+                style: TimeoutStyle::Menu
+            }
+        );
+        assert_eq!(
+            timeout(Some("-1"), Some("hidden")),
+            GrubTimeout {
+                seconds: None,
+                style: TimeoutStyle::Menu
+            }
+        );
         assert_eq!(timeout(None, None).seconds, None);
-        assert_eq!(timeout(Some("0"), Some("hidden")).style, TimeoutStyle::Hidden);
+        assert_eq!(
+            timeout(Some("0"), Some("hidden")).style,
+            TimeoutStyle::Hidden
+        );
         assert_eq!(timeout(Some("4294967295"), None).seconds, None);
-        assert_eq!(timeout(Some("3s"), Some("countdown")), GrubTimeout { seconds: Some(3), style: TimeoutStyle::Countdown });
+        assert_eq!(
+            timeout(Some("3s"), Some("countdown")),
+            GrubTimeout {
+                seconds: Some(3),
+                style: TimeoutStyle::Countdown
+            }
+        );
     }
 }

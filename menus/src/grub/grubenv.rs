@@ -115,7 +115,9 @@ impl EnvBlock {
         if bytes.len() <= SIGNATURE.len() || !bytes.starts_with(SIGNATURE) {
             return Err(GrubenvError::BadSignature);
         }
-        Ok(EnvBlock { buf: bytes.to_vec() })
+        Ok(EnvBlock {
+            buf: bytes.to_vec(),
+        })
     }
 
     /// The block's bytes, for writing back in place.
@@ -169,7 +171,8 @@ impl EnvBlock {
                         None => break,
                     }
                 }
-                let name = String::from_utf8_lossy(buf.get(name_start..name_end).unwrap_or(&[])).into_owned();
+                let name = String::from_utf8_lossy(buf.get(name_start..name_end).unwrap_or(&[]))
+                    .into_owned();
                 out.push((name, String::from_utf8_lossy(&value).into_owned()));
             }
             p = find_next_line(buf, p);
@@ -179,7 +182,10 @@ impl EnvBlock {
 
     /// The value of `name`, if set.
     pub fn get(&self, name: &str) -> Option<String> {
-        self.vars().into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.vars()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     /// Finds the first line `name=...`; returns the offset of its value.
@@ -201,10 +207,16 @@ impl EnvBlock {
         let pend = self.buf.len();
         let mut len = 0usize;
         while p.saturating_add(len) < pend && self.buf.get(p.saturating_add(len)) != Some(&b'\n') {
-            len = len.saturating_add(if self.buf.get(p.saturating_add(len)) == Some(&b'\\') { 2 } else { 1 });
+            len = len.saturating_add(if self.buf.get(p.saturating_add(len)) == Some(&b'\\') {
+                2
+            } else {
+                1
+            });
         }
         if p.saturating_add(len) >= pend {
-            return Err(GrubenvError::Broken("a value runs past the end of the block"));
+            return Err(GrubenvError::Broken(
+                "a value runs past the end of the block",
+            ));
         }
         Ok(len)
     }
@@ -215,7 +227,10 @@ impl EnvBlock {
         let val = escaped(value);
         let vl = val.len();
         let pend = self.buf.len();
-        let too_small = || GrubenvError::TooSmall { name: name.to_string(), size: pend };
+        let too_small = || GrubenvError::TooSmall {
+            name: name.to_string(),
+            size: pend,
+        };
         // Free space: the run of `#` at the end, after the last newline.
         let mut space = pend;
         while space > SIGNATURE.len() && self.buf.get(space.saturating_sub(1)) == Some(&b'#') {
@@ -235,10 +250,14 @@ impl EnvBlock {
                     // Move the rest forward; padding at the end is consumed.
                     let to = p.saturating_add(vl);
                     let count = pend.saturating_sub(to);
-                    self.buf.copy_within(p.saturating_add(len)..p.saturating_add(len).saturating_add(count), to);
+                    self.buf.copy_within(
+                        p.saturating_add(len)..p.saturating_add(len).saturating_add(count),
+                        to,
+                    );
                 } else if vl < len {
                     let gap = len.saturating_sub(vl);
-                    self.buf.copy_within(p.saturating_add(len)..pend, p.saturating_add(vl));
+                    self.buf
+                        .copy_within(p.saturating_add(len)..pend, p.saturating_add(vl));
                     let fill = space.saturating_sub(gap);
                     for b in self.buf.get_mut(fill..pend).unwrap_or(&mut []) {
                         *b = b'#';
@@ -277,16 +296,28 @@ impl EnvBlock {
     /// set.
     pub fn unset(&mut self, name: &str) {
         let pend = self.buf.len();
-        let Some(value) = self.find(name, pend) else { return };
+        let Some(value) = self.find(name, pend) else {
+            return;
+        };
         let start = value.saturating_sub(name.len()).saturating_sub(1);
-        let Ok(vlen) = self.value_len(value) else { return };
-        let len = name.len().saturating_add(1).saturating_add(vlen).saturating_add(1);
+        let Ok(vlen) = self.value_len(value) else {
+            return;
+        };
+        let len = name
+            .len()
+            .saturating_add(1)
+            .saturating_add(vlen)
+            .saturating_add(1);
         let from = start.saturating_add(len);
         if from > pend {
             return;
         }
         self.buf.copy_within(from..pend, start);
-        for b in self.buf.get_mut(pend.saturating_sub(len)..pend).unwrap_or(&mut []) {
+        for b in self
+            .buf
+            .get_mut(pend.saturating_sub(len)..pend)
+            .unwrap_or(&mut [])
+        {
             *b = b'#';
         }
     }
@@ -327,12 +358,21 @@ mod tests {
     #[test]
     fn reads_vars_and_skips_comments() {
         let b = EnvBlock::parse(&block("saved_entry=a\n#comment\nx=1\\\\2\n")).unwrap();
-        assert_eq!(b.vars(), [("saved_entry".into(), "a".into()), ("x".into(), "1\\2".into())]);
+        assert_eq!(
+            b.vars(),
+            [
+                ("saved_entry".into(), "a".into()),
+                ("x".into(), "1\\2".into())
+            ]
+        );
     }
 
     #[test]
     fn rejects_bad_signature() {
-        assert_eq!(EnvBlock::parse(b"# GRUB Env\nx=1\n"), Err(GrubenvError::BadSignature));
+        assert_eq!(
+            EnvBlock::parse(b"# GRUB Env\nx=1\n"),
+            Err(GrubenvError::BadSignature)
+        );
     }
 
     #[test]
@@ -366,7 +406,10 @@ mod tests {
     fn too_small_changes_nothing() {
         let mut b = EnvBlock::new(40);
         let before = b.clone();
-        let err = b.apply(&[EnvChange::Set("a".into(), "1".into()), EnvChange::Set("b".into(), "x".repeat(40))]);
+        let err = b.apply(&[
+            EnvChange::Set("a".into(), "1".into()),
+            EnvChange::Set("b".into(), "x".repeat(40)),
+        ]);
         assert!(matches!(err, Err(GrubenvError::TooSmall { .. })));
         assert_eq!(b, before);
     }

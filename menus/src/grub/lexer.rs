@@ -62,7 +62,10 @@ impl Word {
 
     /// A word made of one literal, for generated scripts and tests.
     pub fn lit(s: &str) -> Word {
-        Word { parts: vec![Part::Lit(s.to_string())], raw: s.to_string() }
+        Word {
+            parts: vec![Part::Lit(s.to_string())],
+            raw: s.to_string(),
+        }
     }
 }
 
@@ -143,14 +146,13 @@ impl Source {
         }
         // `split` yields a last empty piece after a final newline; it became an empty
         // line, which GRUB never reads. Drop it.
-        if raw.ends_with('\n') || raw.is_empty() {
-            if let (Some(&start), Some(_)) = (src.starts.last(), src.numbers.last()) {
-                if src.text.len() == start.saturating_add(1) {
-                    src.starts.pop();
-                    src.numbers.pop();
-                    src.text.truncate(start);
-                }
-            }
+        if (raw.ends_with('\n') || raw.is_empty())
+            && let Some(&start) = src.starts.last()
+            && src.text.len() == start.saturating_add(1)
+        {
+            src.starts.pop();
+            src.numbers.pop();
+            src.text.truncate(start);
         }
         src
     }
@@ -174,13 +176,19 @@ impl Source {
 
     /// Original line number of the byte at `offset`.
     pub fn line_at(&self, offset: usize) -> u32 {
-        self.numbers.get(self.line_index(offset)).copied().unwrap_or(0)
+        self.numbers
+            .get(self.line_index(offset))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Offset of the start of the line after the one holding `offset` (or the end).
     pub fn next_line_start(&self, offset: usize) -> usize {
         let i = self.line_index(offset);
-        self.starts.get(i.saturating_add(1)).copied().unwrap_or(self.text.len())
+        self.starts
+            .get(i.saturating_add(1))
+            .copied()
+            .unwrap_or(self.text.len())
     }
 }
 
@@ -197,7 +205,10 @@ fn is_blank(b: u8) -> bool {
 
 /// Bytes that end a word in the main state (`CHAR` excludes them).
 fn ends_word(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'{' | b'}' | b'|' | b'&' | b';' | b'<' | b'>')
+    matches!(
+        b,
+        b' ' | b'\t' | b'\n' | b'{' | b'}' | b'|' | b'&' | b';' | b'<' | b'>'
+    )
 }
 
 fn is_hex(b: u8) -> bool {
@@ -244,7 +255,11 @@ impl<'s> Lexer<'s> {
     }
 
     fn token(&self, kind: TokKind, start: usize, end: usize) -> Token {
-        Token { kind, line: self.src.line_at(start), end }
+        Token {
+            kind,
+            line: self.src.line_at(start),
+            end,
+        }
     }
 
     /// The next token.
@@ -283,8 +298,9 @@ impl<'s> Lexer<'s> {
                         end = end.saturating_add(1);
                     }
                     self.pos = end;
-                    let text = String::from_utf8_lossy(self.src.text.get(start..end).unwrap_or(&[]))
-                        .into_owned();
+                    let text =
+                        String::from_utf8_lossy(self.src.text.get(start..end).unwrap_or(&[]))
+                            .into_owned();
                     return self.token(TokKind::Bad(format!("`{text}`")), start, end);
                 }
                 _ => {}
@@ -318,7 +334,9 @@ impl<'s> Lexer<'s> {
                 None
             }
         };
-        let slice = |a: usize, b: usize| String::from_utf8_lossy(text.get(a..b).unwrap_or(&[])).into_owned();
+        let slice = |a: usize, b: usize| {
+            String::from_utf8_lossy(text.get(a..b).unwrap_or(&[])).into_owned()
+        };
         if first == b'{' {
             let from = i.saturating_add(1);
             let end = name_at(from)?;
@@ -376,9 +394,9 @@ impl<'s> Lexer<'s> {
                     }
                 }
                 b'$' if !gettext => {
-                    let (name, end) = self
-                        .var_name(i.saturating_add(1))
-                        .ok_or_else(|| "`$` not followed by a variable name in a double-quoted string".to_string())?;
+                    let (name, end) = self.var_name(i.saturating_add(1)).ok_or_else(|| {
+                        "`$` not followed by a variable name in a double-quoted string".to_string()
+                    })?;
                     if let Some(s) = lit.take() {
                         parts.push(DqPart::Lit(s));
                     }
@@ -432,7 +450,9 @@ impl<'s> Lexer<'s> {
                             && self.at(i.saturating_add(3)).is_some_and(is_hex) =>
                     {
                         // rhboot keeps `\xHH` for the kernel to decode (see module docs).
-                        lit.0.extend_from_slice(self.src.text.get(i..i.saturating_add(4)).unwrap_or(&[]));
+                        lit.0.extend_from_slice(
+                            self.src.text.get(i..i.saturating_add(4)).unwrap_or(&[]),
+                        );
                         i = i.saturating_add(4);
                     }
                     Some(n) => {
@@ -442,14 +462,20 @@ impl<'s> Lexer<'s> {
                 },
                 b'\'' => {
                     let from = i.saturating_add(1);
-                    let Some(len) = self.src.text.get(from..).and_then(|t| t.iter().position(|&b| b == b'\'')) else {
+                    let Some(len) = self
+                        .src
+                        .text
+                        .get(from..)
+                        .and_then(|t| t.iter().position(|&b| b == b'\''))
+                    else {
                         self.pos = self.src.text.len();
                         return TokKind::Bad("unterminated single quote at end of file".into());
                     };
                     let end = from.saturating_add(len);
                     flush(&mut lit, &mut parts);
                     parts.push(Part::Sq(
-                        String::from_utf8_lossy(self.src.text.get(from..end).unwrap_or(&[])).into_owned(),
+                        String::from_utf8_lossy(self.src.text.get(from..end).unwrap_or(&[]))
+                            .into_owned(),
                     ));
                     i = end.saturating_add(1);
                 }
@@ -496,7 +522,8 @@ impl<'s> Lexer<'s> {
             // Nothing matched: a `$` that starts no variable, or `\` at the very end.
             let end = start.saturating_add(1);
             self.pos = end;
-            let shown = String::from_utf8_lossy(self.src.text.get(start..end).unwrap_or(&[])).into_owned();
+            let shown =
+                String::from_utf8_lossy(self.src.text.get(start..end).unwrap_or(&[])).into_owned();
             return TokKind::Bad(format!("unexpected `{shown}`"));
         }
         self.pos = i;
@@ -555,7 +582,10 @@ mod tests {
 
     #[test]
     fn single_quotes_are_literal() {
-        assert_eq!(words("'a $b \\c'\n"), vec![vec![Part::Sq("a $b \\c".into())]]);
+        assert_eq!(
+            words("'a $b \\c'\n"),
+            vec![vec![Part::Sq("a $b \\c".into())]]
+        );
     }
 
     #[test]
@@ -588,7 +618,13 @@ mod tests {
         assert_eq!(
             words("pre$a-${b}post $1 $# $@\n"),
             vec![
-                vec![lit("pre"), Part::Var("a".into()), lit("-"), Part::Var("b".into()), lit("post")],
+                vec![
+                    lit("pre"),
+                    Part::Var("a".into()),
+                    lit("-"),
+                    Part::Var("b".into()),
+                    lit("post")
+                ],
                 vec![Part::Var("1".into())],
                 vec![Part::Var("#".into())],
                 vec![Part::Var("@".into())],
@@ -600,7 +636,11 @@ mod tests {
     fn stray_dollar_and_operators_are_bad() {
         assert!(lex("echo $\n").iter().any(|k| matches!(k, TokKind::Bad(_))));
         assert!(lex("a | b\n").iter().any(|k| matches!(k, TokKind::Bad(_))));
-        assert!(lex("[[ a ]]\n").iter().any(|k| matches!(k, TokKind::Bad(_))));
+        assert!(
+            lex("[[ a ]]\n")
+                .iter()
+                .any(|k| matches!(k, TokKind::Bad(_)))
+        );
         assert!(lex("\"$\"\n").iter().any(|k| matches!(k, TokKind::Bad(_))));
     }
 

@@ -108,7 +108,9 @@ pub struct SyntaxError {
 }
 
 /// Reserved words that never start a command.
-const CLOSERS: [&str; 11] = ["then", "else", "elif", "fi", "do", "done", "in", "case", "esac", "select", "function"];
+const CLOSERS: [&str; 11] = [
+    "then", "else", "elif", "fi", "do", "done", "in", "case", "esac", "select", "function",
+];
 
 /// Parses units out of a [`Source`].
 #[derive(Debug)]
@@ -123,15 +125,23 @@ type PResult<T> = Result<T, SyntaxError>;
 impl<'s> Parser<'s> {
     /// A parser at the start of `src`.
     pub fn new(src: &'s Source) -> Parser<'s> {
-        Parser { lex: Lexer::new(src), peeked: None, depth: 0 }
+        Parser {
+            lex: Lexer::new(src),
+            peeked: None,
+            depth: 0,
+        }
     }
 
     fn peek(&mut self) -> &Token {
         if self.peeked.is_none() {
             self.peeked = Some(self.lex.next_token());
         }
-        // OK to unwrap: filled just above.
-        self.peeked.get_or_insert_with(|| Token { kind: TokKind::Eof, line: 0, end: 0 })
+        // Filled just above; the Eof token is never used.
+        self.peeked.get_or_insert(Token {
+            kind: TokKind::Eof,
+            line: 0,
+            end: 0,
+        })
     }
 
     fn bump(&mut self) -> Token {
@@ -151,7 +161,11 @@ impl<'s> Parser<'s> {
             TokKind::RBrace => format!("syntax error: unexpected `}}`, {what}"),
             TokKind::Word(w) => format!("syntax error: unexpected `{}`, {what}", w.raw),
         };
-        SyntaxError { line: tok.line, offset: tok.end, message }
+        SyntaxError {
+            line: tok.line,
+            offset: tok.end,
+            message,
+        }
     }
 
     fn fail<T>(&mut self, what: &str) -> PResult<T> {
@@ -212,38 +226,42 @@ impl<'s> Parser<'s> {
     pub fn recover(&mut self, err: &SyntaxError) {
         self.peeked = None;
         self.depth = 0;
-        let next = self.lex.source().next_line_start(err.offset.saturating_sub(1));
-        self.lex.seek(next.max(err.offset.min(self.lex.source().len())));
+        let next = self
+            .lex
+            .source()
+            .next_line_start(err.offset.saturating_sub(1));
+        self.lex
+            .seek(next.max(err.offset.min(self.lex.source().len())));
     }
 
     /// The next unit, `Ok(None)` at the end of the input.
     pub fn next_unit(&mut self) -> PResult<Option<Script>> {
         self.depth = 0;
+        self.newlines0();
+        if self.peek().kind == TokKind::Eof {
+            return Ok(None);
+        }
+        let mut script = Script::default();
         loop {
-            self.newlines0();
-            if self.peek().kind == TokKind::Eof {
-                return Ok(None);
-            }
-            let mut script = Script::default();
-            loop {
-                let cmd = self.statement()?;
-                script.cmds.push(cmd);
-                match self.peek().kind {
-                    TokKind::Newline => {
-                        self.bump();
-                        return Ok(Some(script));
-                    }
-                    TokKind::Semi => {
-                        self.bump();
-                        if matches!(self.peek().kind, TokKind::Newline | TokKind::Eof) {
-                            if self.peek().kind == TokKind::Newline {
-                                self.bump();
-                            }
+            let cmd = self.statement()?;
+            script.cmds.push(cmd);
+            match self.peek().kind {
+                TokKind::Newline => {
+                    self.bump();
+                    return Ok(Some(script));
+                }
+                TokKind::Semi => {
+                    self.bump();
+                    match self.peek().kind {
+                        TokKind::Newline => {
+                            self.bump();
                             return Ok(Some(script));
                         }
+                        TokKind::Eof => return Ok(Some(script)),
+                        _ => {}
                     }
-                    _ => return self.fail("expected `;` or end of line after a command"),
                 }
+                _ => return self.fail("expected `;` or end of line after a command"),
             }
         }
     }
@@ -290,7 +308,11 @@ impl<'s> Parser<'s> {
                 words.push(w);
             }
         }
-        let block = if self.peek().kind == TokKind::LBrace { Some(Rc::new(self.block()?)) } else { None };
+        let block = if self.peek().kind == TokKind::LBrace {
+            Some(Rc::new(self.block()?))
+        } else {
+            None
+        };
         Ok(Cmd::Simple { words, block, line })
     }
 
@@ -327,7 +349,10 @@ impl<'s> Parser<'s> {
     fn function(&mut self) -> PResult<Cmd> {
         let kw = self.bump();
         let name = match self.bump() {
-            Token { kind: TokKind::Word(w), .. } if w.is_name() && !is_reserved(&w.raw) => w.raw,
+            Token {
+                kind: TokKind::Word(w),
+                ..
+            } if w.is_name() && !is_reserved(&w.raw) => w.raw,
             tok => return Err(self.error(&tok, "expected a function name")),
         };
         self.newlines0();
@@ -342,7 +367,11 @@ impl<'s> Parser<'s> {
         }
         self.bump();
         self.leave();
-        Ok(Cmd::Function { name, body: Rc::new(body), line: kw.line })
+        Ok(Cmd::Function {
+            name,
+            body: Rc::new(body),
+            line: kw.line,
+        })
     }
 
     fn if_cmd(&mut self) -> PResult<Cmd> {
@@ -380,13 +409,21 @@ impl<'s> Parser<'s> {
         } else {
             None
         };
-        Ok(Cmd::If { cond, then, otherwise, line })
+        Ok(Cmd::If {
+            cond,
+            then,
+            otherwise,
+            line,
+        })
     }
 
     fn for_cmd(&mut self) -> PResult<Cmd> {
         let kw = self.bump();
         let var = match self.bump() {
-            Token { kind: TokKind::Word(w), .. } if w.is_name() && !is_reserved(&w.raw) => w.raw,
+            Token {
+                kind: TokKind::Word(w),
+                ..
+            } if w.is_name() && !is_reserved(&w.raw) => w.raw,
             tok => return Err(self.error(&tok, "expected a variable name after `for`")),
         };
         self.expect_word("in")?;
@@ -407,7 +444,12 @@ impl<'s> Parser<'s> {
         }
         self.expect_word("done")?;
         self.leave();
-        Ok(Cmd::For { var, words, body, line: kw.line })
+        Ok(Cmd::For {
+            var,
+            words,
+            body,
+            line: kw.line,
+        })
     }
 
     fn while_cmd(&mut self, until: bool) -> PResult<Cmd> {
@@ -424,7 +466,12 @@ impl<'s> Parser<'s> {
         }
         self.expect_word("done")?;
         self.leave();
-        Ok(Cmd::While { cond, body, until, line: kw.line })
+        Ok(Cmd::While {
+            cond,
+            body,
+            until,
+            line: kw.line,
+        })
     }
 }
 
@@ -432,8 +479,21 @@ impl<'s> Parser<'s> {
 pub fn is_reserved(s: &str) -> bool {
     matches!(
         s,
-        "case" | "do" | "done" | "elif" | "else" | "esac" | "fi" | "for" | "if" | "in" | "select" | "then"
-            | "until" | "while" | "function"
+        "case"
+            | "do"
+            | "done"
+            | "elif"
+            | "else"
+            | "esac"
+            | "fi"
+            | "for"
+            | "if"
+            | "in"
+            | "select"
+            | "then"
+            | "until"
+            | "while"
+            | "function"
     )
 }
 
@@ -481,15 +541,29 @@ mod tests {
     #[test]
     fn if_elif_else() {
         let u = ok("if a; then b; elif c; then d; else e; fi\n");
-        let Cmd::If { otherwise: Some(o), .. } = &u[0].cmds[0] else { panic!() };
-        assert!(matches!(o.cmds[0], Cmd::If { otherwise: Some(_), .. }));
+        let Cmd::If {
+            otherwise: Some(o), ..
+        } = &u[0].cmds[0]
+        else {
+            panic!()
+        };
+        assert!(matches!(
+            o.cmds[0],
+            Cmd::If {
+                otherwise: Some(_),
+                ..
+            }
+        ));
     }
 
     #[test]
     fn multiline_if_and_blocks() {
-        let u = ok("if [ x ]; then\n  menuentry 'a' {\n    linux /k\n  }\nfi\nmenuentry b { echo }\n");
+        let u =
+            ok("if [ x ]; then\n  menuentry 'a' {\n    linux /k\n  }\nfi\nmenuentry b { echo }\n");
         assert_eq!(u.len(), 2);
-        let Cmd::Simple { block: Some(b), .. } = &u[1].cmds[0] else { panic!() };
+        let Cmd::Simple { block: Some(b), .. } = &u[1].cmds[0] else {
+            panic!()
+        };
         assert_eq!(b.cmds.len(), 1);
     }
 
@@ -515,13 +589,17 @@ mod tests {
     #[test]
     fn reserved_words_as_arguments() {
         let u = ok("echo if then fi\n");
-        let Cmd::Simple { words, .. } = &u[0].cmds[0] else { panic!() };
+        let Cmd::Simple { words, .. } = &u[0].cmds[0] else {
+            panic!()
+        };
         assert_eq!(words.len(), 4);
     }
 
     #[test]
     fn loops() {
-        ok("for x in a b c; do echo $x; done\nwhile false; do echo; done\nuntil true\ndo\necho\ndone\n");
+        ok(
+            "for x in a b c; do echo $x; done\nwhile false; do echo; done\nuntil true\ndo\necho\ndone\n",
+        );
         assert!(!parse("for if in a; do b; done\n").1.is_empty());
     }
 

@@ -31,9 +31,15 @@ pub struct DeviceMap {
 /// `sda2` → (`sda`, 2), `nvme0n1p3` → (`nvme0n1`, 3), `vdb` → (`vdb`, none).
 fn split_linux(dev: &str) -> Option<(String, Class, Option<u32>)> {
     let dev = dev.strip_prefix("/dev/").unwrap_or(dev);
-    let digits_at = dev.rfind(|c: char| !c.is_ascii_digit()).map_or(0, |i| i.saturating_add(1));
+    let digits_at = dev
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i.saturating_add(1));
     let (head, num) = dev.split_at(digits_at);
-    let num: Option<u32> = if num.is_empty() { None } else { num.parse().ok() };
+    let num: Option<u32> = if num.is_empty() {
+        None
+    } else {
+        num.parse().ok()
+    };
     for prefix in ["nvme", "mmcblk", "loop", "md", "nbd"] {
         if head.starts_with(prefix) {
             // These carry `p` before the partition number: nvme0n1p2, mmcblk0p1.
@@ -46,13 +52,17 @@ fn split_linux(dev: &str) -> Option<(String, Class, Option<u32>)> {
         }
     }
     if let Some(n) = dev.strip_prefix("sr") {
-        return n.parse::<u32>().ok().map(|_| (dev.to_string(), Class::Cd, None));
+        return n
+            .parse::<u32>()
+            .ok()
+            .map(|_| (dev.to_string(), Class::Cd, None));
     }
     for prefix in ["sd", "vd", "hd", "xvd"] {
-        if let Some(letters) = head.strip_prefix(prefix) {
-            if !letters.is_empty() && letters.chars().all(|c| c.is_ascii_lowercase()) {
-                return Some((head.to_string(), Class::Hd, num));
-            }
+        if let Some(letters) = head.strip_prefix(prefix)
+            && !letters.is_empty()
+            && letters.chars().all(|c| c.is_ascii_lowercase())
+        {
+            return Some((head.to_string(), Class::Hd, num));
         }
     }
     None
@@ -89,21 +99,33 @@ impl DeviceMap {
     pub fn new(volumes: &[&VolumeInfo], overrides: &[Option<String>]) -> DeviceMap {
         let parsed: Vec<Option<(String, Class, Option<u32>)>> =
             volumes.iter().map(|v| split_linux(&v.device)).collect();
-        let mut disks: Vec<(Class, String)> = parsed.iter().flatten().map(|(d, c, _)| (*c, d.clone())).collect();
+        let mut disks: Vec<(Class, String)> = parsed
+            .iter()
+            .flatten()
+            .map(|(d, c, _)| (*c, d.clone()))
+            .collect();
         disks.sort_by(|a, b| (a.0, a.1.len(), &a.1).cmp(&(b.0, b.1.len(), &b.1)));
         disks.dedup();
         let rank = |class: Class, disk: &str| -> u32 {
-            let n = disks.iter().filter(|(c, _)| *c == class).position(|(_, d)| d == disk).unwrap_or(0);
+            let n = disks
+                .iter()
+                .filter(|(c, _)| *c == class)
+                .position(|(_, d)| d == disk)
+                .unwrap_or(0);
             u32::try_from(n).unwrap_or(u32::MAX)
         };
         let mut map = DeviceMap::default();
         for (i, (vol, p)) in volumes.iter().zip(&parsed).enumerate() {
-            let key = p.as_ref().map(|(disk, class, part)| (*class, rank(*class, disk), *part));
+            let key = p
+                .as_ref()
+                .map(|(disk, class, part)| (*class, rank(*class, disk), *part));
             let derived = match key {
                 Some((Class::Hd, d, Some(part))) => format!("hd{d},gpt{part}"),
                 Some((Class::Hd, d, None)) => format!("hd{d}"),
                 Some((Class::Cd, d, _)) => format!("cd{d}"),
-                None if !vol.device.is_empty() && !vol.device.contains(['(', ')', ',', ' ']) => vol.device.clone(),
+                None if !vol.device.is_empty() && !vol.device.contains(['(', ')', ',', ' ']) => {
+                    vol.device.clone()
+                }
                 None => format!("vol{i}"),
             };
             let mut name = overrides.get(i).cloned().flatten().unwrap_or(derived);
@@ -134,15 +156,12 @@ impl DeviceMap {
 }
 
 /// Splits a GRUB file name into its device and path: `(hd0,gpt2)/boot` gives
-/// `Some("hd0,gpt2")` and `/boot`; `/boot` gives no device. `Err` when `(` has no
+/// `Some("hd0,gpt2")` and `/boot`; `/boot` gives no device. `None` when `(` has no
 /// matching `)` (`grub_file_get_device_name`).
-pub fn split_file_name(name: &str) -> Result<(Option<&str>, &str), ()> {
+pub fn split_file_name(name: &str) -> Option<(Option<&str>, &str)> {
     match name.strip_prefix('(') {
-        Some(rest) => match rest.split_once(')') {
-            Some((dev, path)) => Ok((Some(dev), path)),
-            None => Err(()),
-        },
-        None => Ok((None, name)),
+        Some(rest) => rest.split_once(')').map(|(dev, path)| (Some(dev), path)),
+        None => Some((None, name)),
     }
 }
 
@@ -152,16 +171,32 @@ mod tests {
     use crate::entry::VolumeRole;
 
     fn vol(dev: &str) -> VolumeInfo {
-        VolumeInfo { uuid: None, label: None, device: dev.into(), fs_type: "ext4".into(), role: VolumeRole::Other }
+        VolumeInfo {
+            uuid: None,
+            label: None,
+            device: dev.into(),
+            fs_type: "ext4".into(),
+            role: VolumeRole::Other,
+        }
     }
 
     #[test]
     fn names_from_linux_devices() {
-        let v = [vol("vda1"), vol("vda2"), vol("vdb"), vol("nvme0n1p3"), vol("sr0"), vol("/tmp/x")];
+        let v = [
+            vol("vda1"),
+            vol("vda2"),
+            vol("vdb"),
+            vol("nvme0n1p3"),
+            vol("sr0"),
+            vol("/tmp/x"),
+        ];
         let refs: Vec<&VolumeInfo> = v.iter().collect();
         let m = DeviceMap::new(&refs, &[]);
         let names: Vec<&str> = (0..v.len()).map(|i| m.name(i)).collect();
-        assert_eq!(names, ["hd0,gpt1", "hd0,gpt2", "hd1", "hd2,gpt3", "cd0", "/tmp/x"]);
+        assert_eq!(
+            names,
+            ["hd0,gpt1", "hd0,gpt2", "hd1", "hd2,gpt3", "cd0", "/tmp/x"]
+        );
         assert_eq!(m.resolve("hd0,msdos2"), Some(1));
         assert_eq!(m.resolve("hd0,2"), Some(1));
         assert_eq!(m.resolve("hd1"), Some(2));
@@ -180,8 +215,11 @@ mod tests {
 
     #[test]
     fn file_names() {
-        assert_eq!(split_file_name("(hd0,gpt2)/boot/x"), Ok((Some("hd0,gpt2"), "/boot/x")));
-        assert_eq!(split_file_name("/x"), Ok((None, "/x")));
-        assert_eq!(split_file_name("(hd0/x"), Err(()));
+        assert_eq!(
+            split_file_name("(hd0,gpt2)/boot/x"),
+            Some((Some("hd0,gpt2"), "/boot/x"))
+        );
+        assert_eq!(split_file_name("/x"), Some((None, "/x")));
+        assert_eq!(split_file_name("(hd0/x"), None);
     }
 }
