@@ -701,10 +701,19 @@ fn prepare_into(
         report::sha256_hex(&kernel)
     ));
 
-    // Initrds: each read whole, then concatenated 4-byte aligned (each cpio archive
-    // starts aligned; the kernel unpacks them one after another).
-    let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
+    // Initrds: each read whole and appended 4-byte aligned (each cpio archive starts
+    // aligned; the kernel unpacks them one after another); `parts` keeps where each is.
+    let mut initrd: Vec<u8> = Vec::new();
+    let mut parts: Vec<(String, std::ops::Range<usize>)> = Vec::new();
     let mut total: u64 = 0;
+    let mut append = |initrd: &mut Vec<u8>, path: String, d: Vec<u8>| {
+        while !initrd.len().is_multiple_of(4) {
+            initrd.push(0);
+        }
+        let start = initrd.len();
+        initrd.extend_from_slice(&d);
+        parts.push((path, start..initrd.len()));
+    };
     if let Some(s) = uki.and_then(|u| u.initrd.as_ref()) {
         if s.size > MAX_INITRD_BYTES {
             r.line(format!(
@@ -718,7 +727,7 @@ fn prepare_into(
         match vol.fs.read_range(&entry.kernel, s.offset, s.size) {
             Ok(d) => {
                 total += d.len() as u64;
-                parts.push((format!("{}:.initrd", entry.kernel), d));
+                append(&mut initrd, format!("{}:.initrd", entry.kernel), d);
             }
             Err(e) => {
                 let p = format!("{}:.initrd", entry.kernel);
@@ -731,7 +740,7 @@ fn prepare_into(
         match vol.fs.read(path, MAX_INITRD_BYTES.saturating_sub(total)) {
             Ok(d) => {
                 total += d.len() as u64;
-                parts.push((path.clone(), d));
+                append(&mut initrd, path.clone(), d);
             }
             Err(FsError::TooLarge { .. }) => {
                 r.line(format!(
@@ -756,7 +765,7 @@ fn prepare_into(
     let cmdline = handoff_cmdline(entry, settings, opts, &consoles);
     let views: Vec<(String, &[u8])> = parts
         .iter()
-        .map(|(p, d)| (p.clone(), d.as_slice()))
+        .map(|(p, r)| (p.clone(), initrd.get(r.clone()).unwrap_or_default()))
         .collect();
     let mem = preflight::mem_available();
     let pf = preflight::run(&preflight::Inputs {
@@ -778,7 +787,7 @@ fn prepare_into(
         }
         None => r.line(format!("kernel image: {}", pf.kernel.describe())),
     }
-    for ((path, data), f) in parts.iter().zip(&pf.initrd_formats) {
+    for ((path, data), f) in views.iter().zip(&pf.initrd_formats) {
         r.line(format!(
             "initrd {path} ({} bytes, {}) {} sha256 {}",
             data.len(),
@@ -809,14 +818,6 @@ fn prepare_into(
         ));
     }
 
-    let mut initrd = Vec::new();
-    for (_, d) in &parts {
-        while initrd.len() % 4 != 0 {
-            initrd.push(0);
-        }
-        initrd.extend_from_slice(d);
-    }
-    drop(parts);
     let flags = kexec::load_flags(!initrd.is_empty());
     r.line(format!(
         "syscall: kexec_file_load(kernel memfd {} bytes, {}, cmdline_len {}, flags {}), then reboot(LINUX_REBOOT_CMD_KEXEC)",

@@ -9,6 +9,7 @@ use crate::discovery::{Discovery, Snapshot};
 use crate::log::Area;
 use crate::scan;
 use crate::settings::{SETTINGS_FILE, Settings};
+use crate::tui::{Action, Tui, TuiError};
 use std::ffi::CString;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -121,9 +122,48 @@ fn session(started: Instant, attempt: u32) {
             t.elapsed().as_millis()
         );
     }
+    if settings.require_signature && !crate::lockdown::enforce_signatures() {
+        // Enforcement was asked for and cannot be had: booting anything would break
+        // the promise, so stay here and say why.
+        loop {
+            crate::log!(
+                Area::Init,
+                "require_signature is set but cannot be enforced; not booting"
+            );
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
     let mut timeout = settings.timeout;
     let mut discovery = Discovery::start(&settings);
+    // The full-screen menu, unless the machine is headless (`timeout = 0`: the text
+    // chooser keeps the serial record plain) or no console can be drawn on; a menu
+    // that fails hands over to the text chooser for the rest of the session.
+    let mut tui: Option<Tui> = None;
+    let mut use_tui = settings.timeout != 0;
     loop {
+        if use_tui {
+            if tui.is_none() {
+                match Tui::open(&consoles.names(), &settings, timeout) {
+                    Ok(t) => tui = Some(t),
+                    Err(e) => {
+                        crate::log!(Area::Menu, "{e}; using the text menu");
+                        use_tui = false;
+                    }
+                }
+            }
+            if let Some(t) = tui.as_mut() {
+                crate::report::begin(crate::report::Phase::Menu);
+                if let Err(e) = menu_choice(t, &mut discovery, &settings) {
+                    crate::log!(Area::Menu, "{e}; using the text menu");
+                    tui = None;
+                    use_tui = false;
+                    timeout = -1;
+                    // The menu took discovery's news: start over for the text menu.
+                    discovery.rescan();
+                }
+                continue;
+            }
+        }
         let snap = discovery.wait_settled();
         crate::log!(
             Area::Init,
@@ -149,6 +189,40 @@ fn session(started: Instant, attempt: u32) {
         timeout = -1;
         discovery.rescan();
     }
+}
+
+/// One choice in the full-screen menu: boots the chosen entry (returning, with the
+/// menu still there, when the attempt fails) or starts a rescan.
+fn menu_choice(
+    tui: &mut Tui,
+    discovery: &mut Discovery,
+    settings: &Settings,
+) -> Result<(), TuiError> {
+    match tui.run(discovery)? {
+        Action::Boot {
+            index,
+            cmdline_override,
+            debug,
+        } => {
+            let Some(entry) = tui.state().menu().entries.get(index).cloned() else {
+                return Ok(());
+            };
+            tui.booting(index, cmdline_override.as_deref(), debug);
+            let opts = BootOptions {
+                cmdline_override,
+                debug,
+            };
+            let err = boot::boot_entry(&entry, settings, &opts);
+            crate::log!(Area::Kexec, "boot failed: {err}");
+            tui.boot_failed(&err.to_string());
+        }
+        Action::Rescan => {
+            discovery.rescan();
+            tui.state_mut().rescanning();
+        }
+        Action::Redraw => {}
+    }
+    Ok(())
 }
 
 /// Says so when nothing can be booted, naming every volume looked at.

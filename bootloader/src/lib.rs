@@ -4,7 +4,8 @@
 //! filesystems, opens the consoles, reads its [`settings`], loads [`modules`], finds
 //! block devices ([`disk`]), reads their partition tables and ext4/FAT filesystems in
 //! user space ([`volume`]), hands the volumes to the config sources of
-//! `leapboot-menus` ([`scan`]), lets the user or the countdown choose ([`console`]),
+//! `leapboot-menus` ([`scan`]), lets the user or the countdown choose in the
+//! full-screen menu ([`tui`]; [`console`]'s text chooser when none can be drawn),
 //! and boots the entry with `kexec_file_load` ([`boot`], [`kexec`]), logging every
 //! step ([`log`]). Run as any other process, the same code serves the host
 //! subcommands ([`cli`]).
@@ -25,6 +26,7 @@ pub mod discovery;
 pub mod disk;
 pub mod init;
 pub mod kexec;
+pub mod lockdown;
 pub mod log;
 pub mod modules;
 pub mod preflight;

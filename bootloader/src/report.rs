@@ -171,7 +171,10 @@ impl PhaseTimes {
             parts.push(format!("kernel until PID 1 {}", secs(s)));
         }
         for (ph, d) in &self.phases {
-            parts.push(format!("{} {}", ph.as_str(), secs(*d)));
+            // Outside PID 1 (host mode) only the phases that ran are worth a word.
+            if self.pid1_start.is_some() || !d.is_zero() {
+                parts.push(format!("{} {}", ph.as_str(), secs(*d)));
+            }
         }
         let tail = match self.pid1_start {
             Some(s) => format!(

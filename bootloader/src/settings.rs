@@ -26,6 +26,12 @@ pub struct Settings {
     pub debug: bool,
     /// Append `leapboot.entry=<id>` to the booted entry's command line.
     pub entry_param: bool,
+    /// Locked-down mode: editing needs the password (see `lockdown.rs`).
+    pub lockdown: bool,
+    /// GRUB PBKDF2 password string for locked-down mode.
+    pub password: Option<String>,
+    /// Only kernels whose signature the firmware kernel verifies are booted.
+    pub require_signature: bool,
 }
 
 impl Default for Settings {
@@ -39,6 +45,9 @@ impl Default for Settings {
             append: None,
             debug: false,
             entry_param: true,
+            lockdown: false,
+            password: None,
+            require_signature: false,
         }
     }
 }
@@ -55,6 +64,9 @@ struct FileSettings {
     append: Option<String>,
     debug: Option<bool>,
     entry_param: Option<bool>,
+    lockdown: Option<bool>,
+    password: Option<String>,
+    require_signature: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +143,21 @@ impl Settings {
         if let Some(e) = f.entry_param {
             self.entry_param = e;
         }
+        if let Some(l) = f.lockdown {
+            self.lockdown = l;
+        }
+        if let Some(p) = f.password {
+            if let Err(e) = crate::lockdown::PasswordHash::parse(&p) {
+                problems.push(format!(
+                    "{origin}: {e}; locked-down mode stays on and nothing can be edited"
+                ));
+            }
+            self.password = Some(p);
+            self.lockdown = true;
+        }
+        if let Some(r) = f.require_signature {
+            self.require_signature = r;
+        }
         problems
     }
 
@@ -161,6 +188,21 @@ impl Settings {
                 "append" => self.append = Some(value.to_string()).filter(|v| !v.is_empty()),
                 "debug" => match parse_bool(value) {
                     Some(d) => self.debug = d,
+                    None => bad("not a boolean"),
+                },
+                // Locked-down settings can be raised from the command line, never lowered.
+                "lockdown" => match parse_bool(value) {
+                    Some(true) => self.lockdown = true,
+                    Some(false) => {
+                        bad("locked-down mode can only be switched off in /etc/leapboot.toml")
+                    }
+                    None => bad("not a boolean"),
+                },
+                "require_signature" => match parse_bool(value) {
+                    Some(true) => self.require_signature = true,
+                    Some(false) => {
+                        bad("signature enforcement can only be switched off in /etc/leapboot.toml")
+                    }
                     None => bad("not a boolean"),
                 },
                 "entry_param" => match parse_bool(value) {

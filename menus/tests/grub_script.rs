@@ -922,6 +922,15 @@ fn self_sourcing_twice_is_bounded() {
 }
 
 #[test]
+fn save_env_writes_are_bounded() {
+    let env = grubenv(&[("n", "0")]);
+    let cfg = "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35; do\n n=$i\n save_env n\ndone\nmenuentry t {\n linux /vmlinuz\n}\n";
+    let (s, d) = quick(|| run(cfg, &[K, ("/boot/grub/grubenv", env.as_str())]));
+    assert_eq!(s.env_writes.len(), 32);
+    assert!(d.iter().any(|d| d.message.contains("save_env")));
+}
+
+#[test]
 fn exponential_values_are_capped() {
     let cfg = "a=xxxxxxxxxxxxxxxx\nfor i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do a=\"$a$a\"; done\nmenuentry t {\n linux /vmlinuz\n}\n";
     let (s, d) = quick(|| run(cfg, &[K]));

@@ -153,7 +153,7 @@ fn not_a_kernel_gives_decoded_error() {
     s.firmware("timeout = 0\n");
     let mut vm = s.boot("");
     vm.wait_for(
-        "handoff: kernel /notakernel (3500 bytes)",
+        "handoff: kernel /notakernel (3500 bytes,",
         default_timeout(),
     )
     .unwrap();

@@ -215,10 +215,18 @@ fn a_key_stops_the_countdown() {
     // and the kernel's from /dev/kmsg, in time order; Home goes to the first.
     vm.send(b"l").unwrap();
     let log = shows(&mut vm, "Log: leapboot and kernel messages");
-    assert!(log.contains("leapboot: menu: countdown stopped by a key"), "{log}");
+    assert!(
+        log.contains("leapboot: menu: countdown stopped by a key"),
+        "{log}"
+    );
     vm.send(HOME).unwrap();
     let top = shows(&mut vm, "Linux version 6.1");
-    assert!(top.lines().nth(1).is_some_and(|l| l.starts_with("[    0.000000] Linux version")), "{top}");
+    assert!(
+        top.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("[    0.000000] Linux version")),
+        "{top}"
+    );
     vm.send(b"q").unwrap();
     shows(&mut vm, "Enter boots the highlighted entry");
     vm.send(b"\r").unwrap();

@@ -91,6 +91,8 @@ pub struct Limits {
     pub max_cmdline: usize,
     /// Bytes in all entries a scan returns (paths, ids, command lines).
     pub max_output: usize,
+    /// `save_env` writes recorded while reading the config, and per entry.
+    pub max_writes: usize,
     /// Diagnostics kept.
     pub max_diagnostics: usize,
 }
@@ -108,6 +110,7 @@ impl Default for Limits {
             max_item: 8 * 1024,
             max_cmdline: 16 * 1024,
             max_output: 8 * 1024 * 1024,
+            max_writes: 32,
             max_diagnostics: 500,
         }
     }
@@ -1359,7 +1362,25 @@ impl<'v> Interp<'v> {
 
     /// Records a `save_env`: applies it to the in-scan copy and remembers it.
     pub(super) fn save_env(&mut self, f: &FileRef, changes: Vec<EnvChange>) -> Result<(), String> {
+        let done = match self.plan.as_ref() {
+            Some(plan) => plan.writes.len(),
+            None => self.writes.len(),
+        };
+        if done >= self.limits.max_writes {
+            return Err(format!(
+                "more than {} `save_env` writes; not recorded",
+                self.limits.max_writes
+            ));
+        }
         let mut blk = self.read_env(f)?;
+        // Removing a variable the block does not hold changes nothing.
+        let changes: Vec<EnvChange> = changes
+            .into_iter()
+            .filter(|c| match c {
+                EnvChange::Unset(n) => blk.get(n).is_some(),
+                EnvChange::Set(..) => true,
+            })
+            .collect();
         blk.apply(&changes).map_err(|e| e.to_string())?;
         self.env_files
             .insert((f.volume, f.path.clone()), blk.as_bytes().to_vec());

@@ -35,8 +35,8 @@
 //! arguments, each quoted as `grub_create_loader_cmdline` does (`"..."` around an
 //! argument with a space; `\`, `'` and `"` escaped). leapboot passes the same string,
 //! `BOOT_IMAGE=` included, so the booted system sees the command line it would see
-//! under GRUB (dracut, `/proc/cmdline` consumers and `kexec`-based updaters read
-//! `BOOT_IMAGE`). `\xHH` is kept as written, as Fedora/RHEL GRUB does (see [`lexer`]).
+//! under GRUB (dracut's FIPS check, for one, finds the kernel through `BOOT_IMAGE`).
+//! `\xHH` is kept as written, as Fedora/RHEL GRUB does (see [`lexer`]).
 //!
 //! # Default, fallback, timeout
 //! [`default`] mirrors upstream `grub-core/normal/menu.c`; where Fedora's GRUB
@@ -63,10 +63,12 @@
 //!
 //! # Not supported
 //! Password checks (`superusers`, `--users`) are not enforced; `regexp`, `loopback`,
-//! `cryptomount`, `read` and file globbing (`regexp`'s wildcard module) fail as if
-//! the command were missing; `-nt`/`-ot` see no modification times; `$"..."` is not
-//! translated; a menu entry's body runs once, on a copy of the environment, so
-//! changes a failed entry makes are not seen by its fallbacks.
+//! `cryptomount`, `read`, `hwmatch` are not reproduced and return failure; file
+//! globbing (GRUB's optional wildcard module) is not done; `-nt`/`-ot` see no
+//! modification times; `$"..."` is not translated; `search` sees only the volumes
+//! leapboot reads (not XFS, Btrfs, LVM or LUKS); a menu entry's body runs once, on a
+//! copy of the environment, so changes a failed entry makes are not seen by its
+//! fallbacks.
 
 pub mod blscfg;
 mod commands;
