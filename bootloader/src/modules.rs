@@ -41,6 +41,11 @@ pub fn listed_modules(path: &Path) -> Vec<String> {
 /// Loads `names` with dependencies from `dir` (`/lib/modules/<release>`); returns
 /// how many modules were loaded (already-loaded ones count as loaded).
 pub fn load_all(dir: &Path, names: &[String]) -> usize {
+    load_counted(dir, names, &std::sync::atomic::AtomicUsize::new(0))
+}
+
+/// [`load_all`], counting loaded modules in `loaded` as it goes.
+fn load_counted(dir: &Path, names: &[String], loaded: &std::sync::atomic::AtomicUsize) -> usize {
     if names.is_empty() {
         return 0;
     }
@@ -75,15 +80,16 @@ pub fn load_all(dir: &Path, names: &[String]) -> usize {
             all
         }
     };
-    let mut loaded = 0;
     for rel in order {
         let path: PathBuf = dir.join(&rel);
         match finit(&path) {
             Ok(()) => {
-                loaded += 1;
+                loaded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 crate::log!(Area::Modules, "loaded {rel}");
             }
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => loaded += 1,
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                loaded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             Err(e) => crate::log!(
                 Area::Modules,
                 "{}: finit_module failed: {e}",
@@ -91,7 +97,7 @@ pub fn load_all(dir: &Path, names: &[String]) -> usize {
             ),
         }
     }
-    loaded
+    loaded.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// [`load_all`] in a background thread, waiting at most `limit`: a driver's probe
@@ -99,12 +105,16 @@ pub fn load_all(dir: &Path, names: &[String]) -> usize {
 /// partition table while probing), and that must not hold PID 1. Returns how many
 /// modules were loaded by then.
 pub fn load_all_within(dir: &Path, names: &[String], limit: std::time::Duration) -> usize {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let (tx, rx) = std::sync::mpsc::channel();
+    let loaded = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&loaded);
     let (dir, names) = (dir.to_path_buf(), names.to_vec());
     let spawned = std::thread::Builder::new()
         .name("modules".into())
         .spawn(move || {
-            let _ = tx.send(load_all(&dir, &names));
+            let _ = tx.send(load_counted(&dir, &names, &counter));
         });
     if spawned.is_err() {
         crate::log!(
@@ -121,7 +131,7 @@ pub fn load_all_within(dir: &Path, names: &[String], limit: std::time::Duration)
                 "modules still loading after {} s (a device may be slow to answer its driver's probe); continuing",
                 limit.as_secs()
             );
-            0
+            loaded.load(Ordering::Relaxed)
         }
     }
 }

@@ -137,7 +137,9 @@ impl Menu {
             .copied();
 
         let find = |pattern: &str| {
-            entries.iter().position(|e| e.bootable() && pattern_matches(pattern, e))
+            entries
+                .iter()
+                .position(|e| e.bootable() && pattern_matches(pattern, e))
         };
         let mut default = None;
         let mut reason = None;
@@ -218,9 +220,9 @@ impl Menu {
 mod tests {
     use super::*;
     use crate::entry::{VolumeInfo, VolumeRole};
+    use crate::fs::FileSystem;
     use crate::fs::MemFs;
     use crate::scan::{VolumeView, scan_all};
-    use crate::fs::FileSystem;
 
     fn scan1(fs: &dyn FileSystem) -> Vec<crate::scan::VolumeScan> {
         let v = vol();
@@ -256,7 +258,13 @@ mod tests {
         assert_eq!(m.default, Some(0));
         assert_eq!(m.entries[0].cmdline, "b c");
         assert_eq!(m.entries[0].initrds, ["/i50"]);
-        assert!(m.entries[2].problem.as_deref().unwrap().contains("/missing"));
+        assert!(
+            m.entries[2]
+                .problem
+                .as_deref()
+                .unwrap()
+                .contains("/missing")
+        );
     }
 
     #[test]
@@ -264,7 +272,10 @@ mod tests {
         let fs = esp().with("/loader/loader.conf", "default debian-6.1.0-9.conf\n");
         let m = Menu::assemble(&scan1(&fs), None);
         assert_eq!(m.default_entry().unwrap().id, "debian-6.1.0-9");
-        assert_eq!(m.default_reason, Some(DefaultReason::LoaderConf("debian-6.1.0-9.conf".into())));
+        assert_eq!(
+            m.default_reason,
+            Some(DefaultReason::LoaderConf("debian-6.1.0-9.conf".into()))
+        );
         let m = Menu::assemble(&scan1(&fs), Some("*-50"));
         assert_eq!(m.default_entry().unwrap().id, "debian-6.1.0-50");
         // A pattern that matches only an unbootable entry falls through.

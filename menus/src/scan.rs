@@ -56,5 +56,7 @@ pub fn scan_volume(volumes: &[VolumeView<'_>], index: usize) -> Option<VolumeSca
 
 /// Scans every volume, in order.
 pub fn scan_all(volumes: &[VolumeView<'_>]) -> Vec<VolumeScan> {
-    (0..volumes.len()).filter_map(|i| scan_volume(volumes, i)).collect()
+    (0..volumes.len())
+        .filter_map(|i| scan_volume(volumes, i))
+        .collect()
 }
