@@ -280,7 +280,7 @@ impl Report {
         self.lines.push(text);
     }
 
-    /// Ends the report as a failure: logs the reason and keeps it.
+    /// Marks the report as failed with this reason (the details are already lines).
     pub fn fail(&mut self, outcome: Outcome, reason: impl Into<String>) {
         let reason = reason.into();
         self.outcome = outcome;

@@ -464,3 +464,43 @@ fn serial_and_vga_show_the_same_menu() {
     assert!(cmdline.contains("entry=second"), "{cmdline}");
     assert_alive(&vm.log());
 }
+
+/// A GRUB PBKDF2 string (`grub-mkpasswd-pbkdf2` format) for `password`.
+fn grub_pbkdf2(password: &str) -> String {
+    let salt = b"leapboot-e2e-salt";
+    let mut out = [0u8; 64];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha512>(password.as_bytes(), salt, 1000, &mut out);
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02X}")).collect::<String>();
+    format!("grub.pbkdf2.sha512.1000.{}.{}", hex(salt), hex(&out))
+}
+
+/// Locked-down mode: `e` asks for the password; a wrong one edits nothing, the right
+/// one opens the editor.
+#[test]
+fn locked_down_edit_needs_the_password() {
+    if !qemu_or_skip("locked_down_edit_needs_the_password") {
+        return;
+    }
+    let settings = format!(
+        "timeout = -1\nlockdown = true\npassword = \"{}\"\n",
+        grub_pbkdf2("sesame")
+    );
+    let s = scenario("menu-lockdown", &settings);
+    let mut vm = s.boot("");
+    shows(&mut vm, "Enter boots");
+    vm.send(b"e").unwrap();
+    shows(&mut vm, "Locked: password");
+    vm.send(b"wrong\r").unwrap();
+    let screen = shows(&mut vm, "wrong password");
+    assert!(!screen.contains("Edit the command line"), "{screen}");
+    assert!(
+        !screen.contains("wrong\n"),
+        "the password was echoed:\n{screen}"
+    );
+    vm.send(b"e").unwrap();
+    shows(&mut vm, "Locked: password");
+    vm.send(b"sesame\r").unwrap();
+    shows(&mut vm, "Edit the command line of 'First'");
+    assert!(vm.is_running());
+    assert_alive(&vm.log());
+}

@@ -9,7 +9,7 @@
 //! characters are additions. Nothing here panics on a small or odd-sized area:
 //! every write is clipped to the area.
 
-use super::state::{Countdown, Editor, LogView, MenuState, Mode, Row};
+use super::state::{Countdown, Editor, LogView, MenuState, Mode, PasswordPrompt, Row};
 use leapboot_menus::Entry;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
@@ -191,7 +191,41 @@ pub fn draw(state: &MenuState, area: Rect, buf: &mut Buffer, caps: Caps) -> Opti
             log(view, area, buf, &look);
             None
         }
+        Mode::Password(p) => {
+            menu(state, area, buf, &look);
+            password(p, area, buf, &look)
+        }
     }
+}
+
+/// The password prompt over the menu: one boxed line, typed characters as `*`.
+fn password(p: &PasswordPrompt, area: Rect, buf: &mut Buffer, look: &Look) -> Option<Position> {
+    let w = area.width.clamp(20, 60);
+    let r = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + area.height.saturating_sub(5) / 2,
+        w,
+        3.min(area.height),
+    );
+    Clear.render(r, buf);
+    let block = look.block(" Locked: password ");
+    let inner = block.inner(r);
+    block.render(r, buf);
+    let stars: String = "*".repeat(
+        p.typed
+            .len()
+            .min(usize::from(inner.width.saturating_sub(1))),
+    );
+    put(
+        buf,
+        inner,
+        inner.x,
+        inner.y,
+        &stars,
+        usize::from(inner.width),
+        Style::default(),
+    );
+    Some(Position::new(inner.x + stars.len() as u16, inner.y))
 }
 
 fn title_bar(buf: &mut Buffer, area: Rect, left: &str, right: &str, look: &Look) {

@@ -112,6 +112,26 @@ pub enum Mode {
     Edit(Editor),
     /// The log viewer.
     Log(LogView),
+    /// Locked-down mode: the password prompt before editing (or a debug boot).
+    Password(PasswordPrompt),
+}
+
+/// What the password unlocks once typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlocks {
+    /// The command-line editor for this entry.
+    Edit(usize),
+    /// A debug boot of this entry (it changes the command line too).
+    DebugBoot(usize),
+}
+
+/// The password prompt: typed characters are kept, never shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordPrompt {
+    /// What a right password leads to.
+    pub unlocks: Unlocks,
+    /// Characters typed so far.
+    pub typed: Vec<char>,
 }
 
 /// The command-line editor: one line of text and a cursor.
@@ -276,6 +296,8 @@ pub struct MenuState {
     mode: Mode,
     notice: Option<Notice>,
     log_rows: usize,
+    /// Locked-down mode was unlocked with the password in this session.
+    unlocked: bool,
 }
 
 impl MenuState {
@@ -302,6 +324,7 @@ impl MenuState {
             mode: Mode::Menu,
             notice: None,
             log_rows: 20,
+            unlocked: false,
         }
     }
 
@@ -423,7 +446,67 @@ impl MenuState {
                 }
                 None
             }
+            Mode::Password(p) => match k {
+                Key::Enter => {
+                    let (unlocks, typed) = (p.unlocks, p.typed.iter().collect::<String>());
+                    self.mode = Mode::Menu;
+                    if self.password_ok(&typed) {
+                        self.unlocked = true;
+                        match unlocks {
+                            Unlocks::Edit(i) => {
+                                self.edit(i);
+                                None
+                            }
+                            Unlocks::DebugBoot(i) => self.boot(i, None, true),
+                        }
+                    } else {
+                        self.notice("wrong password", true);
+                        None
+                    }
+                }
+                Key::Esc => {
+                    self.mode = Mode::Menu;
+                    None
+                }
+                Key::Backspace => {
+                    p.typed.pop();
+                    None
+                }
+                Key::Char(c) if p.typed.len() < 256 => {
+                    p.typed.push(c);
+                    None
+                }
+                _ => None,
+            },
         }
+    }
+
+    /// True when locked-down mode stops `what` until the password is typed; opens the
+    /// prompt (or says editing is disabled when no password is set).
+    fn locked(&mut self, unlocks: Unlocks) -> bool {
+        if !self.settings.lockdown || self.unlocked {
+            return false;
+        }
+        if self.settings.password.is_some() {
+            self.mode = Mode::Password(PasswordPrompt {
+                unlocks,
+                typed: Vec::new(),
+            });
+        } else {
+            self.notice(
+                "locked-down mode: editing is disabled (no password is set)",
+                true,
+            );
+        }
+        true
+    }
+
+    /// Checks a typed password against the `password` setting (GRUB PBKDF2).
+    fn password_ok(&self, typed: &str) -> bool {
+        let Some(hash) = self.settings.password.as_deref() else {
+            return false;
+        };
+        crate::lockdown::PasswordHash::parse(hash).is_ok_and(|h| h.verify(typed))
     }
 
     fn menu_key(&mut self, k: Key) -> Option<Action> {
@@ -443,11 +526,18 @@ impl MenuState {
             },
             Key::Char('d') => {
                 if let Some(Row::Entry { index, .. }) = self.selected_row() {
+                    if self.locked(Unlocks::DebugBoot(index)) {
+                        return None;
+                    }
                     return self.boot(index, None, true);
                 }
             }
             Key::Char('e') => match self.selected_row() {
-                Some(Row::Entry { index, .. }) => self.edit(index),
+                Some(Row::Entry { index, .. }) => {
+                    if !self.locked(Unlocks::Edit(index)) {
+                        self.edit(index);
+                    }
+                }
                 Some(Row::Submenu { .. }) => self.notice(
                     "open the submenu with Enter and choose an entry to edit",
                     false,
@@ -1215,5 +1305,68 @@ mod tests {
         let mut s = MenuState::with_menu(&Settings::default(), 0, Menu::default());
         assert_eq!(s.tick(Duration::ZERO), None);
         assert!(s.current_notice().is_some());
+    }
+
+    fn locked_settings(password: Option<&str>) -> Settings {
+        let mut salt_hash = String::new();
+        if let Some(pw) = password {
+            let salt = b"leapboot-salt";
+            let mut out = [0u8; 64];
+            pbkdf2::pbkdf2_hmac::<sha2::Sha512>(pw.as_bytes(), salt, 100, &mut out);
+            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+            salt_hash = format!("grub.pbkdf2.sha512.100.{}.{}", hex(salt), hex(&out));
+        }
+        Settings {
+            lockdown: true,
+            password: password.map(|_| salt_hash),
+            ..Settings::default()
+        }
+    }
+
+    fn typed(s: &mut MenuState, text: &str) {
+        for c in text.chars() {
+            s.key(Key::Char(c));
+        }
+    }
+
+    #[test]
+    fn lockdown_edit_needs_the_password() {
+        let mut s = MenuState::with_menu(&locked_settings(Some("sesame")), -1, grub_menu());
+        s.key(Key::Char('e'));
+        assert!(matches!(s.mode(), Mode::Password(_)), "e opens the prompt");
+        typed(&mut s, "wrong");
+        s.key(Key::Enter);
+        assert_eq!(s.mode(), &Mode::Menu, "a wrong password edits nothing");
+        s.key(Key::Char('e'));
+        typed(&mut s, "sesame");
+        s.key(Key::Enter);
+        assert!(
+            matches!(s.mode(), Mode::Edit(_)),
+            "the right password opens the editor"
+        );
+        s.key(Key::Esc);
+        s.key(Key::Char('e'));
+        assert!(
+            matches!(s.mode(), Mode::Edit(_)),
+            "unlocked for the rest of the session"
+        );
+    }
+
+    #[test]
+    fn lockdown_without_password_refuses_edits_and_debug_boots() {
+        let mut s = MenuState::with_menu(&locked_settings(None), -1, grub_menu());
+        s.key(Key::Char('e'));
+        assert_eq!(s.mode(), &Mode::Menu);
+        assert_eq!(s.key(Key::Char('d')), None, "no debug boot either");
+        assert_eq!(s.mode(), &Mode::Menu);
+        // Booting an entry as it is stays free (GRUB's --unrestricted habit).
+        assert!(matches!(
+            s.key(Key::Enter),
+            Some(Action::Boot {
+                cmdline_override: None,
+                debug: false,
+                ..
+            })
+        ));
     }
 }
