@@ -121,6 +121,9 @@ pub struct BootOptions {
     /// Boot with handoff debugging parameters ([`debug_params`]); the `debug` setting
     /// does the same for every boot.
     pub debug: bool,
+    /// GRUB environment writes this entry's menu asks for (`next_entry` cleared,
+    /// `savedefault`), done just before the load.
+    pub env_writes: Vec<leapboot_menus::grub::grubenv::EnvWrite>,
 }
 
 /// `leapboot.entry=<id>`, quoted when the id holds blanks (GRUB title paths); `"` is
@@ -476,7 +479,11 @@ pub fn boot_with_fallback(
                 n + 1
             );
         }
-        let (r, err) = attempt(entry, settings, opts, (n + 1, total));
+        let opts = BootOptions {
+            env_writes: menu.env_writes_for(i).to_vec(),
+            ..opts.clone()
+        };
+        let (r, err) = attempt(entry, settings, &opts, (n + 1, total));
         crate::log!(Area::Kexec, "boot failed: {err}");
         reports.push(r);
     }
@@ -537,6 +544,7 @@ fn attempt(
                     started,
                 ) {
                     Ok(h) => {
+                        crate::volume::envwrite::apply_all(&opts.env_writes);
                         let (rep, e) = execute_counted_report(h, entry, &vol);
                         r = rep;
                         e

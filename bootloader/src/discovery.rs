@@ -264,7 +264,32 @@ fn coordinate(settings: &Settings, tx: &Sender<Event>) {
 
 /// Opens the volume an entry lives on by looking at every disk again (PID 1 boots).
 pub fn reopen_volume(entry: &leapboot_menus::Entry) -> Option<Volume> {
-    // The entry's own disk first (`vda` for `vda1`), so a slow disk elsewhere is
+    reopen_volume_ref(&entry.volume)
+}
+
+/// Opens the volume `r` names (by UUID and device) by looking at every disk again.
+pub fn reopen_volume_ref(r: &leapboot_menus::VolumeRef) -> Option<Volume> {
+    let probe = leapboot_menus::Entry {
+        id: String::new(),
+        title: String::new(),
+        version: None,
+        kind: leapboot_menus::EntryKind::Bls,
+        volume: r.clone(),
+        kernel: String::new(),
+        initrds: Vec::new(),
+        cmdline: String::new(),
+        devicetree: None,
+        source: leapboot_menus::Source {
+            file: String::new(),
+            line: 0,
+        },
+        path: None,
+        problem: None,
+        bls: None,
+        uki: None,
+    };
+    let entry = &probe;
+    // The volume's own disk first (`vda` for `vda1`), so a slow disk elsewhere is
     // never touched on the way to the boot.
     let mut disks = sysfs::whole_disks(Path::new("/sys/class/block"));
     disks.sort_by_key(|d| !entry.volume.device.starts_with(&d.name));

@@ -179,7 +179,11 @@ fn session(started: Instant, attempt: u32) {
             }
             console::Choice::Boot(i) => {
                 if let Some(entry) = snap.menu.entries.get(i) {
-                    let err = boot::boot_entry(entry, &settings, &BootOptions::default());
+                    let opts = BootOptions {
+                        env_writes: snap.menu.env_writes_for(i).to_vec(),
+                        ..BootOptions::default()
+                    };
+                    let err = boot::boot_entry(entry, &settings, &opts);
                     crate::log!(Area::Kexec, "boot failed: {err}");
                 }
             }
@@ -211,6 +215,7 @@ fn menu_choice(
             let opts = BootOptions {
                 cmdline_override,
                 debug,
+                env_writes: tui.state().menu().env_writes_for(index).to_vec(),
             };
             let err = boot::boot_entry(&entry, settings, &opts);
             crate::log!(Area::Kexec, "boot failed: {err}");

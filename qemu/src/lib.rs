@@ -19,6 +19,8 @@
 //!    `LEAPBOOT_QEMU_ACCEL=kvm`) with the serial console captured to a log
 //!    file; [`Vm::wait_for`] waits for serial lines, [`Vm::send`] types keys,
 //!    [`Vm::wait_exit`] waits for the guest to power off.
+//! 6. [`grub`]: real GRUB (Debian's BIOS build) installed on a [`DiskImage`]
+//!    and booted by SeaBIOS, for tests that compare leapboot with GRUB.
 //!
 //! ```no_run
 //! use leapboot_qemu::{debian_kernel, target_initramfs, default_append, default_timeout, Vm, VmConfig};
@@ -43,6 +45,7 @@
 
 pub mod binaries;
 pub mod disk;
+pub mod grub;
 pub mod kernel;
 pub mod target;
 pub mod vm;

@@ -6,6 +6,7 @@
 
 pub mod counting;
 pub mod dir;
+pub mod envwrite;
 pub mod ext4;
 pub mod fat;
 pub mod slice;
@@ -114,8 +115,16 @@ impl std::fmt::Debug for Volume {
 /// Opens the filesystem on `part` of `disk`: `Ok(None)` when there is none that
 /// leapboot reads.
 pub fn open(disk: &Disk, part: &Partition) -> Result<Option<Volume>, VolumeError> {
+    open_slice(disk, part, Slice::new(disk.clone(), part.offset, part.len))
+}
+
+/// [`open`] over a given slice of the partition (for instance one that logs its reads).
+pub fn open_slice(
+    disk: &Disk,
+    part: &Partition,
+    slice: Slice,
+) -> Result<Option<Volume>, VolumeError> {
     let device = part.display_name(&disk.name);
-    let slice = Slice::new(disk.clone(), part.offset, part.len);
     let kind = detect(&slice).map_err(|source| VolumeError::Read {
         device: device.clone(),
         source,

@@ -15,7 +15,13 @@ pub struct Slice {
     len: u64,
     pos: u64,
     cache: BlockCache,
+    /// When set, every read's (offset, length) within the slice is recorded: how the
+    /// grubenv writer learns where a file's bytes lie without parsing the filesystem.
+    log: Option<ReadLog>,
 }
+
+/// Shared record of the reads made through a [`Slice`].
+pub type ReadLog = std::sync::Arc<std::sync::Mutex<Vec<(u64, u64)>>>;
 
 /// Size of a cached block.
 const BLOCK: u64 = 4096;
@@ -59,6 +65,23 @@ impl Slice {
             len,
             pos: 0,
             cache: BlockCache::default(),
+            log: None,
+        }
+    }
+
+    /// Records every read made through this slice (and its clones) in `log`.
+    pub fn with_read_log(mut self, log: ReadLog) -> Slice {
+        self.log = Some(log);
+        self
+    }
+
+    fn record(&self, at: u64, len: u64) {
+        if let Some(l) = &self.log {
+            if let Ok(mut v) = l.lock() {
+                if v.len() < 1_000_000 {
+                    v.push((at, len));
+                }
+            }
         }
     }
 
@@ -74,6 +97,7 @@ impl Slice {
 
     /// Reads exactly `buf.len()` bytes at `at` within the range.
     pub fn read_exact_at(&self, at: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.record(at, buf.len() as u64);
         let end = at.checked_add(buf.len() as u64).filter(|&e| e <= self.len);
         if end.is_none() {
             return Err(io::Error::new(
