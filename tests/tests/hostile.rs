@@ -245,3 +245,62 @@ fn stalled_disk_does_not_hold_the_boot() {
     s.firmware("timeout = 0\n");
     expect_good_boot(&s, &[good, bad], &["did not answer within"]);
 }
+
+/// (4) Hostile GRUB configs next to a good disk: 50 MB of `function f { f }; f`, a
+/// small config that recurses forever, and 100,000 menuentries. Each ends in an error
+/// naming the file, quickly; nothing hangs.
+#[test]
+fn hostile_grub_configs_next_to_good_disk() {
+    if !qemu_or_skip("hostile_grub_configs_next_to_good_disk") {
+        return;
+    }
+    let mut s = Scenario::new("hostile-grub");
+    let good = s.disk(&good_disk(&s));
+    let huge = "function f { f }; f\n".repeat(50 * 1024 * 1024 / 20);
+    let recursive = "function f { f; }\nf\nmenuentry after {\n linux /vmlinuz\n}\n";
+    let many: String = (0..100_000)
+        .map(|i| format!("menuentry e{i} {{ linux /k }}\n"))
+        .collect();
+    let bad = s.disk(
+        &DiskImage::gpt(200)
+            .partition(
+                Partition::linux_ext4(80, "huge", "0badbad0-0000-4000-8000-000000000011")
+                    .file("/boot/grub/grub.cfg", huge),
+            )
+            .partition(
+                Partition::linux_ext4(16, "recurse", "0badbad0-0000-4000-8000-000000000012")
+                    .file("/grub/grub.cfg", recursive),
+            )
+            .partition(
+                Partition::linux_ext4(40, "many", "0badbad0-0000-4000-8000-000000000013")
+                    .file("/boot/grub2/grub.cfg", many),
+            ),
+    );
+    s.firmware("timeout = 0\n");
+    let log = expect_good_boot(
+        &s,
+        &[good, bad],
+        &[
+            "/boot/grub/grub.cfg",
+            "/grub/grub.cfg",
+            "/boot/grub2/grub.cfg",
+        ],
+    );
+    let grub_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("leapboot: config: vdb"))
+        .collect();
+    let joined = grub_lines.join("\n");
+    assert!(
+        joined.contains("52428800 bytes is more than the limit"),
+        "50 MB config not refused by size:\n{joined}"
+    );
+    assert!(
+        joined.contains("function call nested deeper than"),
+        "recursion not reported:\n{joined}"
+    );
+    assert!(
+        joined.contains("/boot/grub2/grub.cfg"),
+        "100,000 entries not reported:\n{joined}"
+    );
+}
