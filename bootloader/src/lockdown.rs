@@ -87,31 +87,10 @@ impl PasswordHash {
     }
 }
 
-/// The kernel lockdown state from `/sys/kernel/security/lockdown` (`[none] integrity
-/// confidentiality` → `none`), mounting securityfs if needed.
+/// The kernel lockdown state (`none`, `integrity`, `confidentiality`), read by the
+/// handoff report's own reader.
 pub fn kernel_lockdown() -> Option<String> {
-    let path = "/sys/kernel/security/lockdown";
-    if std::fs::metadata(path).is_err() {
-        mount_securityfs();
-    }
-    let text = std::fs::read_to_string(path).ok()?;
-    let start = text.find('[')?;
-    let end = text[start..].find(']')? + start;
-    text.get(start + 1..end).map(str::to_string)
-}
-
-fn mount_securityfs() {
-    let target = c"/sys/kernel/security";
-    // SAFETY: constant NUL-terminated strings; mount fails harmlessly if already mounted.
-    unsafe {
-        libc::mount(
-            c"securityfs".as_ptr(),
-            target.as_ptr(),
-            c"securityfs".as_ptr(),
-            0,
-            std::ptr::null(),
-        );
-    }
+    crate::kexec::lockdown_mode()
 }
 
 /// Raises the kernel's lockdown to `integrity` so unsigned kernels are refused by
