@@ -126,16 +126,7 @@ impl BiosGrub {
     }
 
     fn check_installed(&self) -> Result<()> {
-        for f in ["boot.img", "diskboot.img", "kernel.img", "normal.mod"] {
-            if !self.dir.join(f).is_file() {
-                return Err(Error::Missing(format!(
-                    "{} does not exist: install Debian's grub-pc-bin and grub-common \
-                     (scripts/setup)",
-                    self.dir.join(f).display()
-                )));
-            }
-        }
-        Ok(())
+        check_installed_in(&self.dir)
     }
 
     /// `core.img` from `grub-mkimage -O i386-pc -p PREFIX MODULES...`.
@@ -181,6 +172,38 @@ impl BiosGrub {
         }
         Ok(part)
     }
+}
+
+/// Whether GRUB for i386-pc is installed: the images and modules in
+/// [`I386_PC_DIR`], `grub-mkimage` and `grub-editenv`. The error says what is
+/// missing and which packages provide it.
+pub fn check_installed() -> Result<()> {
+    check_installed_in(Path::new(I386_PC_DIR))
+}
+
+fn check_installed_in(dir: &Path) -> Result<()> {
+    let hint = "install Debian's grub-pc-bin and grub-common (scripts/setup)";
+    for f in ["boot.img", "diskboot.img", "kernel.img", "normal.mod"] {
+        if !dir.join(f).is_file() {
+            return Err(Error::Missing(format!(
+                "{} does not exist: {hint}",
+                dir.join(f).display()
+            )));
+        }
+    }
+    for tool in ["grub-mkimage", "grub-editenv"] {
+        let found = Command::new(tool)
+            .arg("--version")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            return Err(Error::Missing(format!("{tool} does not run: {hint}")));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `core` starts with this GRUB's `diskboot.img` and says how many

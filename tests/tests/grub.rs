@@ -51,12 +51,13 @@ struct Expect {
     entry_id: String,
     /// `error:` lines GRUB prints on the way (a failed entry before a fallback).
     grub_errors: Vec<String>,
-    /// Variables of the environment block after GRUB booted, when the case writes it.
+    /// The variables of the disk's environment block after the boot (`None`: the
+    /// disk has none). GRUB's `save_env` and leapboot's writes must leave the same.
     grubenv_after: Option<Vec<(&'static str, String)>>,
 }
 
 /// What a target kernel reported.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Booted {
     cmdline: String,
     initrds: Vec<String>,
@@ -218,16 +219,13 @@ fn differential(name: &str, build: impl FnOnce(&Scenario) -> (DiskImage, Expect)
         expect.grub_errors,
         "{name}: GRUB's errors"
     );
-    if let Some(vars) = &expect.grubenv_after {
-        let env = grub::read_grubenv(&grub_copy)
-            .expect("reading GRUB's disk")
-            .expect("grubenv on GRUB's disk");
-        let want: Vec<(String, String)> = vars
-            .iter()
+    let env_by_grub = grub::read_grubenv(&grub_copy).expect("reading GRUB's disk");
+    let want = expect.grubenv_after.as_ref().map(|vars| {
+        vars.iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
-        assert_eq!(env, want, "{name}: grubenv after GRUB's boot");
-    }
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(env_by_grub, want, "{name}: grubenv after GRUB's boot");
     assert_eq!(
         leap_cmdline.as_deref(),
         Some(expect.cmdline.as_str()),
@@ -238,6 +236,11 @@ fn differential(name: &str, build: impl FnOnce(&Scenario) -> (DiskImage, Expect)
     assert_eq!(
         by_leapboot.initrds, by_grub.initrds,
         "{name}: leapboot's initrds differ from GRUB's"
+    );
+    let env_by_leapboot = grub::read_grubenv(&disk).expect("reading leapboot's disk");
+    assert_eq!(
+        env_by_leapboot, env_by_grub,
+        "{name}: grubenv after leapboot's boot differs from GRUB's"
     );
 }
 
@@ -331,12 +334,20 @@ fi
 }
 
 /// One Debian `10_linux` entry body for `version` (`extra` after `ro`), with
-/// `savedefault` as `GRUB_SAVEDEFAULT=true` writes it, and marker initrd `marker`.
-fn debian_body(version: &str, extra: &str, marker: &str, indent: &str) -> String {
+/// `savedefault` first if `GRUB_SAVEDEFAULT=true`, and marker initrd `marker`;
+/// each line indented by `indent` and a tab.
+fn debian_body(
+    version: &str,
+    extra: &str,
+    marker: &str,
+    savedefault: bool,
+    indent: &str,
+) -> String {
     let k = vmlinuz(version);
     let i = initrd_img(version);
+    let save = if savedefault { "savedefault" } else { "" };
     [
-        "savedefault".to_string(),
+        save.to_string(),
         "load_video".to_string(),
         "insmod gzio".to_string(),
         "if [ x$grub_platform = xxen ]; then insmod xzio; insmod lzopio; fi".to_string(),
@@ -354,18 +365,19 @@ fn debian_body(version: &str, extra: &str, marker: &str, indent: &str) -> String
         format!("initrd\t/boot/m-{marker}.img {i}"),
     ]
     .iter()
+    .filter(|l| !l.is_empty())
     .map(|l| format!("{indent}\t{l}\n"))
     .collect()
 }
 
 /// Debian's entries: the simple one, then "Advanced options" with each kernel
-/// and its recovery mode, newest first.
-fn debian_entries(s: &Scenario) -> String {
+/// and its recovery mode, newest first; `savedefault` in each if `GRUB_SAVEDEFAULT=true`.
+fn debian_entries(s: &Scenario, savedefault: bool) -> String {
     let v = &s.kernel.version;
     let mut cfg = String::from("### BEGIN /etc/grub.d/10_linux ###\n");
     cfg.push_str(&format!(
         "menuentry 'Debian GNU/Linux' --class debian --class gnu-linux --class gnu --class os $menuentry_id_option 'gnulinux-simple-{ROOT_UUID}' {{\n{}}}\n",
-        debian_body(v, " quiet", "simple", "")
+        debian_body(v, " quiet", "simple", savedefault, "")
     ));
     cfg.push_str(&format!(
         "submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-advanced-{ROOT_UUID}' {{\n"
@@ -373,11 +385,11 @@ fn debian_entries(s: &Scenario) -> String {
     for (version, tag) in [(v.as_str(), "new"), (OLD_VERSION, "old")] {
         cfg.push_str(&format!(
             "\tmenuentry 'Debian GNU/Linux, with Linux {version}' --class debian --class gnu-linux --class gnu --class os $menuentry_id_option 'gnulinux-{version}-advanced-{ROOT_UUID}' {{\n{}\t}}\n",
-            debian_body(version, " quiet", tag, "\t")
+            debian_body(version, " quiet", tag, savedefault, "\t")
         ));
         cfg.push_str(&format!(
             "\tmenuentry 'Debian GNU/Linux, with Linux {version} (recovery mode)' --class debian --class gnu-linux --class gnu --class os $menuentry_id_option 'gnulinux-{version}-recovery-{ROOT_UUID}' {{\n{}\t}}\n",
-            debian_body(version, "single", &format!("{tag}-recovery"), "\t")
+            debian_body(version, "single", &format!("{tag}-recovery"), savedefault, "\t")
         ));
     }
     cfg.push_str("}\n### END /etc/grub.d/10_linux ###\n");
@@ -405,7 +417,7 @@ fn debian_saved_entry_in_submenu() {
         let saved = format!(
             "Advanced options for Debian GNU/Linux>Debian GNU/Linux, with Linux {OLD_VERSION} (recovery mode)"
         );
-        let cfg = format!("{}{}", debian_header("saved"), debian_entries(s));
+        let cfg = format!("{}{}", debian_header("saved"), debian_entries(s, true));
         let env = grubenv(&[("saved_entry", &saved)]);
         let root = debian_root(s, &cfg, Some(env), DEBIAN_MARKERS);
         (
@@ -434,8 +446,8 @@ fn default_title_and_id_path_into_submenu() {
         let header = debian_header(&format!(
             "Advanced options for Debian GNU/Linux>gnulinux-{OLD_VERSION}-advanced-{ROOT_UUID}"
         ));
-        let cfg = format!("{header}{}", debian_entries(s));
-        let root = debian_root(s, &cfg, None, DEBIAN_MARKERS);
+        let cfg = format!("{header}{}", debian_entries(s, false));
+        let root = debian_root(s, &cfg, Some(grubenv(&[])), DEBIAN_MARKERS);
         (
             grub_disk("(hd0,gpt2)/boot/grub", vec![root]),
             Expect {
@@ -443,7 +455,8 @@ fn default_title_and_id_path_into_submenu() {
                 initrds: vec!["debian", "old"],
                 entry_id: format!("gnulinux-{OLD_VERSION}-advanced-{ROOT_UUID}"),
                 grub_errors: vec![],
-                grubenv_after: None,
+                // grub-install made it; nothing writes to it without GRUB_SAVEDEFAULT.
+                grubenv_after: Some(vec![]),
             },
         )
     });
@@ -454,8 +467,8 @@ fn default_title_and_id_path_into_submenu() {
 fn default_index_path_into_submenu() {
     differential("index-path", |s| {
         let header = debian_header("1>2");
-        let cfg = format!("{header}{}", debian_entries(s));
-        let root = debian_root(s, &cfg, None, DEBIAN_MARKERS);
+        let cfg = format!("{header}{}", debian_entries(s, false));
+        let root = debian_root(s, &cfg, Some(grubenv(&[])), DEBIAN_MARKERS);
         (
             grub_disk("(hd0,gpt2)/boot/grub", vec![root]),
             Expect {
@@ -463,22 +476,31 @@ fn default_index_path_into_submenu() {
                 initrds: vec!["debian", "old"],
                 entry_id: format!("gnulinux-{OLD_VERSION}-advanced-{ROOT_UUID}"),
                 grub_errors: vec![],
-                grubenv_after: None,
+                // grub-install made it; nothing writes to it without GRUB_SAVEDEFAULT.
+                grubenv_after: Some(vec![]),
             },
         )
     });
 }
 
 /// (4) `next_entry` in grubenv (as `grub-reboot 1>1` writes it) wins over
-/// `saved_entry` once: the header clears it with `save_env`, and `boot_once`
-/// keeps `savedefault` from writing.
+/// `saved_entry` once: the header clears it with `save_env`.
+///
+/// The header also sets `boot_once` so that `savedefault` does not make the
+/// one-time choice permanent, but GRUB runs a submenu in a new variable context
+/// (`grub_env_context_open` in `grub_menu_execute_entry`, `normal/menu.c`) that
+/// carries only exported variables: inside "Advanced options" `boot_once` is
+/// empty, and `savedefault` saves the submenu entry after all. leapboot must do
+/// the same.
 #[test]
 fn next_entry_boots_once() {
     differential("next-entry", |s| {
         let v = s.kernel.version.clone();
-        let cfg = format!("{}{}", debian_header("saved"), debian_entries(s));
-        let saved = format!("gnulinux-simple-{ROOT_UUID}");
-        let env = grubenv(&[("saved_entry", &saved), ("next_entry", "1>1")]);
+        let cfg = format!("{}{}", debian_header("saved"), debian_entries(s, true));
+        let env = grubenv(&[
+            ("saved_entry", &format!("gnulinux-simple-{ROOT_UUID}")),
+            ("next_entry", "1>1"),
+        ]);
         let root = debian_root(s, &cfg, Some(env), DEBIAN_MARKERS);
         (
             grub_disk("(hd0,gpt2)/boot/grub", vec![root]),
@@ -487,7 +509,13 @@ fn next_entry_boots_once() {
                 initrds: vec!["debian", "new-recovery"],
                 entry_id: format!("gnulinux-{v}-recovery-{ROOT_UUID}"),
                 grub_errors: vec![],
-                grubenv_after: Some(vec![("saved_entry", saved), ("next_entry", String::new())]),
+                grubenv_after: Some(vec![
+                    (
+                        "saved_entry",
+                        format!("gnulinux-advanced-{ROOT_UUID}>gnulinux-{v}-recovery-{ROOT_UUID}"),
+                    ),
+                    ("next_entry", String::new()),
+                ]),
             },
         )
     });
