@@ -206,8 +206,8 @@ fn check_installed_in(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Checks that `core` starts with this GRUB's `diskboot.img` and says how many
-/// sectors follow it.
+/// Checks that `core` starts with this GRUB's `diskboot.img` and that its first
+/// blocklist loads the rest of it.
 fn check_core(core: &[u8], dir: &Path) -> Result<()> {
     let diskboot_path = dir.join("diskboot.img");
     let diskboot = std::fs::read(&diskboot_path).map_err(io_err("cannot read", &diskboot_path))?;

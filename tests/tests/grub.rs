@@ -162,11 +162,30 @@ fn grub_errors(log: &str) -> Vec<String> {
         .collect()
 }
 
+/// What a case leaves for its own further checks.
+struct Runs {
+    s: Scenario,
+    leapboot_log: String,
+}
+
+/// True if GRUB is installed; otherwise a skip notice, or a failure with
+/// `LEAPBOOT_REQUIRE_QEMU=1` (scripts/setup installs GRUB with QEMU).
+fn grub_or_skip(name: &str) -> bool {
+    let Err(e) = grub::check_installed() else {
+        return true;
+    };
+    if std::env::var("LEAPBOOT_REQUIRE_QEMU").is_ok_and(|v| v == "1") {
+        panic!("{name}: LEAPBOOT_REQUIRE_QEMU=1 but {e}");
+    }
+    eprintln!("SKIPPED {name}: {e}");
+    false
+}
+
 /// Builds the case's disk, boots it with GRUB and with leapboot, and checks both
-/// against `expect` and each other.
-fn differential(name: &str, build: impl FnOnce(&Scenario) -> (DiskImage, Expect)) {
-    if !qemu_or_skip(name) {
-        return;
+/// against `expect` and each other. `None` when skipped.
+fn differential(name: &str, build: impl FnOnce(&Scenario) -> (DiskImage, Expect)) -> Option<Runs> {
+    if !qemu_or_skip(name) || !grub_or_skip(name) {
+        return None;
     }
     let mut s = Scenario::new(&format!("grub-{name}"));
     let (image, expect) = build(&s);
@@ -186,6 +205,7 @@ fn differential(name: &str, build: impl FnOnce(&Scenario) -> (DiskImage, Expect)
     let started = Instant::now();
     let mut vm = s.boot("");
     let by_leapboot = target_report(&mut vm, &format!("{name}: leapboot run"), started);
+    let leapboot_log = vm.log();
     drop(vm);
 
     // leapboot appends `leapboot.entry=<id>` (the `entry_param` setting, on by
@@ -242,6 +262,7 @@ fn differential(name: &str, build: impl FnOnce(&Scenario) -> (DiskImage, Expect)
         env_by_leapboot, env_by_grub,
         "{name}: grubenv after leapboot's boot differs from GRUB's"
     );
+    Some(Runs { s, leapboot_log })
 }
 
 /// leapboot's `leapboot.entry=` parameter for `id` (quoted when it has blanks).
@@ -413,7 +434,7 @@ fn debian_cmdline(version: &str, extra: &str, marker: &str) -> String {
 /// writes `$chosen` back, which GRUB makes from the ids (`menu.c`).
 #[test]
 fn debian_saved_entry_in_submenu() {
-    differential("debian-saved", |s| {
+    let runs = differential("debian-saved", |s| {
         let saved = format!(
             "Advanced options for Debian GNU/Linux>Debian GNU/Linux, with Linux {OLD_VERSION} (recovery mode)"
         );
