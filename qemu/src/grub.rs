@@ -49,7 +49,8 @@
 //! let path = std::path::Path::new("/tmp/grub-disk.img");
 //! image.write(path)?;
 //! grub::install(&image, path)?;
-//! let mut vm = grub::boot_bios(&[path.to_path_buf()], std::path::Path::new("/tmp/grub.log"))?;
+//! let mut vm = grub::boot_bios(&[path], std::path::Path::new("/tmp/grub.log"))?;
+//! vm.wait_for("Booting `", leapboot_qemu::default_timeout())?;
 //! # Ok(())
 //! # }
 //! ```
@@ -329,7 +330,7 @@ pub fn install_from(image: &DiskImage, path: &Path, dir: &Path) -> Result<()> {
 /// Boots `disks` (raw images, virtio, writable, the first one is GRUB's `hd0`)
 /// with SeaBIOS and no `-kernel`: the firmware runs the MBR's `boot.img`. The
 /// serial console is captured to `serial_log` as for [`Vm::start`].
-pub fn boot_bios(disks: &[PathBuf], serial_log: &Path) -> Result<Vm> {
+pub fn boot_bios(disks: &[&Path], serial_log: &Path) -> Result<Vm> {
     let accel = Accel::from_env()?;
     let mut cmd = Command::new(qemu_binary());
     cmd.args(["-no-user-config", "-nodefaults", "-name", "leapboot-grub"])
@@ -463,6 +464,90 @@ mod tests {
                 ("saved_entry".to_string(), "a>b".to_string()),
                 ("next_entry".to_string(), String::new()),
                 ("x".to_string(), "back\\slash\nline".to_string()),
+            ]
+        );
+    }
+
+    /// GRUB installed (or a skip notice; a failure with `LEAPBOOT_REQUIRE_QEMU=1`,
+    /// whose scripts install GRUB with QEMU).
+    fn grub_or_skip(test: &str) -> bool {
+        let Err(e) = check_installed() else {
+            return true;
+        };
+        if crate::util::env_nonempty("LEAPBOOT_REQUIRE_QEMU").as_deref() == Some("1") {
+            panic!("{test}: LEAPBOOT_REQUIRE_QEMU=1 but {e}");
+        }
+        eprintln!("SKIPPED {test}: {e}");
+        false
+    }
+
+    /// The bytes `install` writes, read back: boot.img's fields and the first
+    /// blocklist, with the MBR's partition table kept; and a grubenv made by
+    /// grub-editenv found again on the disk.
+    #[test]
+    fn install_points_boot_img_at_core_img() {
+        if !grub_or_skip("install_points_boot_img_at_core_img") {
+            return;
+        }
+        let grub = BiosGrub::new("(hd0,gpt2)/boot/grub");
+        let env = grubenv(&[("saved_entry", "a>b"), ("odd", "back\\slash")]).unwrap();
+        let image = DiskImage::gpt(0)
+            .partition(grub.boot_partition().unwrap())
+            .partition(
+                Partition::linux_ext4(8, "root", "6e0a6a26-3d93-4f6b-9d3c-a3b1a4a4d001")
+                    .file("/boot/grub/grubenv", env),
+            );
+        let tmp = TempDir::new_in(&std::env::temp_dir(), "leapboot-grub-install-test").unwrap();
+        let path = tmp.path().join("disk.img");
+        image.write(&path).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        install(&image, &path).unwrap();
+        let after = std::fs::read(&path).unwrap();
+
+        let boot = std::fs::read(Path::new(I386_PC_DIR).join("boot.img")).unwrap();
+        let core_lba = image.partition_offset(1).unwrap() / SECTOR;
+        assert_eq!(core_lba, 2048);
+        let sector0 = &after[..512];
+        assert_eq!(&sector0[..3], &boot[..3], "boot.img's jump");
+        assert_eq!(&sector0[0x5a..0x5c], &boot[0x5a..0x5c]);
+        assert_eq!(
+            &sector0[KERNEL_SECTOR..KERNEL_SECTOR + 8],
+            &2048u64.to_le_bytes()
+        );
+        assert_eq!(sector0[BOOT_DRIVE], 0xff);
+        assert_eq!(&sector0[DRIVE_CHECK..DRIVE_CHECK + 2], &[0x90, 0x90]);
+        assert_eq!(
+            &sector0[0x68..PART_TABLE.start],
+            &boot[0x68..PART_TABLE.start]
+        );
+        assert_eq!(
+            &sector0[PART_TABLE], &before[PART_TABLE],
+            "partition table kept"
+        );
+        assert_eq!(&sector0[BPB], &before[BPB], "BPB kept");
+        assert_eq!(&sector0[0x1fe..], &[0x55, 0xaa]);
+
+        let core_start = (core_lba * SECTOR) as usize;
+        let core = grub.core_image().unwrap();
+        let sectors = (core.len() as u64).div_ceil(SECTOR);
+        let first = &after[core_start..core_start + 512];
+        assert_eq!(blocklist(first), (2049, (sectors - 1) as u16, 0x820));
+        // The rest of core.img is where the blocklist says, unchanged.
+        assert_eq!(
+            &after[core_start + 512..core_start + core.len()],
+            &core[512..]
+        );
+        // Nothing but sector 0 and core.img's first sector changed.
+        let changed: Vec<usize> = (0..after.len() / 512)
+            .filter(|&i| after[i * 512..(i + 1) * 512] != before[i * 512..(i + 1) * 512])
+            .collect();
+        assert_eq!(changed, [0, 2048]);
+
+        assert_eq!(
+            read_grubenv(&path).unwrap().unwrap(),
+            [
+                ("saved_entry".to_string(), "a>b".to_string()),
+                ("odd".to_string(), "back\\slash".to_string()),
             ]
         );
     }
