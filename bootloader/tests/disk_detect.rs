@@ -4,7 +4,7 @@
 
 use leapboot::disk::{self, Disk, DiskError, Scheme};
 use leapboot::volume;
-use leapboot_menus::{FileSystem, VolumeRole};
+use leapboot_menus::VolumeRole;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -732,7 +732,7 @@ fn entry_param_off_and_edited_command_line() {
     // An edit that already names the entry is not given a second one.
     let opts = BootOptions {
         cmdline_override: Some("single leapboot.entry=mine".into()),
-        debug: false,
+        ..BootOptions::default()
     };
     let h = boot::prepare(&e, &vols, &Settings::default(), &opts).unwrap();
     assert_eq!(h.cmdline, "single leapboot.entry=mine");
