@@ -5,7 +5,7 @@
 
 use crate::boot::{self, BootOptions};
 use crate::console::{self, Consoles};
-use crate::discovery::{Discovery, Snapshot};
+use crate::discovery::Discovery;
 use crate::log::Area;
 use crate::scan;
 use crate::settings::{SETTINGS_FILE, Settings};
@@ -170,7 +170,7 @@ fn session(started: Instant, attempt: u32) {
             "{} ms since PID 1 started",
             started.elapsed().as_millis()
         );
-        report_if_nothing_bootable(&snap);
+        report_if_nothing_bootable(&snap.menu, &snap.volumes);
         crate::report::begin(crate::report::Phase::Menu);
         match console::choose(&consoles, &snap.menu, timeout) {
             // Headless: the chosen entry, then the fallbacks, each with a report.
@@ -230,13 +230,16 @@ fn menu_choice(
     Ok(())
 }
 
-/// Says so when nothing can be booted, naming every volume looked at.
-fn report_if_nothing_bootable(snap: &Snapshot) {
-    if snap.menu.default.is_some() {
+/// Says so when nothing can be booted, naming every volume looked at (the text
+/// chooser and the full-screen menu both call this).
+pub(crate) fn report_if_nothing_bootable(
+    menu: &leapboot_menus::Menu,
+    volumes: &[leapboot_menus::VolumeInfo],
+) {
+    if menu.default.is_some() {
         return;
     }
-    let looked: Vec<String> = snap
-        .volumes
+    let looked: Vec<String> = volumes
         .iter()
         .map(|v| {
             format!(

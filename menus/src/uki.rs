@@ -25,7 +25,7 @@
 
 use crate::diag::{Diagnostic, Severity};
 use crate::entry::{BlsMeta, Entry, EntryKind, Source, VolumeInfo};
-use crate::fs::{FileKind, FileSystem, FsError, join};
+use crate::fs::{FileSystem, FsError, join};
 
 /// Largest section table systemd-boot reads (`SECTION_TABLE_BYTES_MAX`), in sections.
 pub const MAX_SECTIONS: usize = 16 * 1024 * 1024 / SECTION_HEADER_LEN;
@@ -593,30 +593,9 @@ fn entry_for(
 pub fn scan(vol: &VolumeInfo, fs: &dyn FileSystem, diags: &mut Vec<Diagnostic>) -> Vec<Entry> {
     let mut out = Vec::new();
     for dir in UKI_DIRS {
-        let list = match fs.read_dir(dir) {
-            Ok(l) => l,
-            Err(e) if e.is_not_found() => continue,
-            Err(e) => {
-                diags.push(Diagnostic::new(Severity::Error, dir, 0, e.to_string()));
-                continue;
-            }
+        let Some(names) = crate::bls::entry_names(fs, dir, ".efi", is_candidate_name, diags) else {
+            continue;
         };
-        let mut names: Vec<String> = Vec::new();
-        for d in list.into_iter().filter(|d| d.kind != FileKind::Dir) {
-            if is_candidate_name(&d.name) {
-                names.push(d.name);
-            } else if d.name.to_ascii_lowercase().starts_with("auto-")
-                && d.name.to_ascii_lowercase().ends_with(".efi")
-            {
-                diags.push(Diagnostic::new(
-                    Severity::Info,
-                    &join(dir, &d.name),
-                    0,
-                    "names starting with 'auto-' are reserved for systemd-boot's own entries; skipped",
-                ));
-            }
-        }
-        names.sort();
         for name in names {
             if out.len() >= crate::MAX_ENTRIES_PER_SOURCE {
                 diags.push(Diagnostic::new(

@@ -185,7 +185,10 @@ impl Tui {
                         let settled = matches!(u, Update::Settled);
                         self.state.update(u);
                         if settled {
-                            report_if_nothing_bootable(&self.state);
+                            crate::init::report_if_nothing_bootable(
+                                self.state.menu(),
+                                self.state.volumes(),
+                            );
                         }
                     }
                     None => break,
@@ -342,35 +345,6 @@ fn log_action(state: &MenuState, a: &Action) {
         Action::Rescan => crate::log!(Area::Menu, "rescan requested"),
         Action::Redraw => {}
     }
-}
-
-/// Says so in the log when discovery settled without a bootable entry, naming
-/// every volume looked at (the menu shows the same).
-fn report_if_nothing_bootable(state: &MenuState) {
-    if state.menu().default.is_some() {
-        return;
-    }
-    let looked: Vec<String> = state
-        .volumes()
-        .iter()
-        .map(|v| {
-            format!(
-                "{} ({} UUID={})",
-                v.device,
-                v.fs_type,
-                v.uuid.as_deref().unwrap_or("-")
-            )
-        })
-        .collect();
-    crate::log!(
-        Area::Menu,
-        "no bootable entry found; volumes looked at: {}",
-        if looked.is_empty() {
-            "none".to_string()
-        } else {
-            looked.join(", ")
-        }
-    );
 }
 
 /// The kernel's console log level (first field of `/proc/sys/kernel/printk`).

@@ -79,6 +79,43 @@ pub fn is_entry_file_name(name: &str) -> bool {
         && !lower.starts_with("auto-")
 }
 
+/// The entry files in `dir` (Type #1 `.conf` or Type #2 `.efi`), sorted: names
+/// `accept` takes; `auto-*` names, which systemd-boot reserves for its own entries,
+/// are skipped with a note. `None` when the directory does not exist or cannot be read
+/// (the latter with a diagnostic).
+pub(crate) fn entry_names(
+    fs: &dyn FileSystem,
+    dir: &str,
+    suffix: &str,
+    accept: fn(&str) -> bool,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<String>> {
+    let listing = match fs.read_dir(dir) {
+        Ok(list) => list,
+        Err(e) if e.is_not_found() => return None,
+        Err(e) => {
+            diags.push(Diagnostic::new(Severity::Error, dir, 0, e.to_string()));
+            return None;
+        }
+    };
+    let mut names: Vec<String> = Vec::new();
+    for d in listing.into_iter().filter(|d| d.kind != FileKind::Dir) {
+        let lower = d.name.to_ascii_lowercase();
+        if accept(&d.name) {
+            names.push(d.name);
+        } else if lower.starts_with("auto-") && lower.ends_with(suffix) {
+            diags.push(Diagnostic::new(
+                Severity::Info,
+                &join(dir, &d.name),
+                0,
+                "names starting with 'auto-' are reserved for systemd-boot's own entries; skipped",
+            ));
+        }
+    }
+    names.sort();
+    Some(names)
+}
+
 /// Reads every entry file and `loader.conf` on one volume.
 pub fn scan(vol: &VolumeInfo, fs: &dyn FileSystem, diags: &mut Vec<Diagnostic>) -> BlsScan {
     let mut out = BlsScan::default();
@@ -98,30 +135,9 @@ pub fn scan(vol: &VolumeInfo, fs: &dyn FileSystem, diags: &mut Vec<Diagnostic>) 
         }
     }
     for (dir, prefix) in ENTRY_DIRS {
-        let listing = match fs.read_dir(dir) {
-            Ok(list) => list,
-            Err(e) if e.is_not_found() => continue,
-            Err(e) => {
-                diags.push(Diagnostic::new(Severity::Error, dir, 0, e.to_string()));
-                continue;
-            }
+        let Some(names) = entry_names(fs, dir, ".conf", is_entry_file_name, diags) else {
+            continue;
         };
-        let mut names: Vec<String> = Vec::new();
-        for d in listing.into_iter().filter(|d| d.kind != FileKind::Dir) {
-            if is_entry_file_name(&d.name) {
-                names.push(d.name);
-            } else if d.name.to_ascii_lowercase().starts_with("auto-")
-                && d.name.to_ascii_lowercase().ends_with(".conf")
-            {
-                diags.push(Diagnostic::new(
-                    Severity::Info,
-                    &join(dir, &d.name),
-                    0,
-                    "names starting with 'auto-' are reserved for systemd-boot's own entries; skipped",
-                ));
-            }
-        }
-        names.sort();
         let first_of_dir = out.entries.len();
         for name in names {
             if out.entries.len() >= crate::MAX_ENTRIES_PER_SOURCE {
