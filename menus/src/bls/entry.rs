@@ -109,10 +109,15 @@ pub(crate) fn split_line<'a>(raw: &'a str, seps: &[char]) -> Option<(&'a str, &'
     Some((key, value))
 }
 
-/// Parses the text of `file`; problems go to `diags` with their line numbers. Never
-/// panics, whatever the text.
-pub fn parse(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> EntryFile {
-    let mut e = EntryFile::default();
+/// The `key value` lines of a file (entry files and `loader.conf` alike), with line
+/// numbers; over-long lines and keys without a value are reported to `diags` and
+/// left out, comments and blank lines skipped.
+pub(crate) fn key_values<'t>(
+    file: &str,
+    text: &'t str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(u32, &'t str, &'t str)> {
+    let mut out = Vec::new();
     for (line_no, raw) in lines(text) {
         if raw.len() > crate::MAX_LINE_BYTES {
             diags.push(Diagnostic::new(
@@ -139,6 +144,16 @@ pub fn parse(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> EntryFile {
             }
             continue;
         };
+        out.push((line_no, key, value));
+    }
+    out
+}
+
+/// Parses the text of `file`; problems go to `diags` with their line numbers. Never
+/// panics, whatever the text.
+pub fn parse(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> EntryFile {
+    let mut e = EntryFile::default();
+    for (line_no, key, value) in key_values(file, text, diags) {
         let mut path = |what: &str| -> Option<String> {
             let p = normalize(value);
             if p.is_none() {

@@ -7,7 +7,7 @@
 //! Lines are split as systemd-boot's `line_get_key_value` splits them (see
 //! [`super::entry::split_line`]).
 
-use super::entry::{lines, split_line};
+use super::entry::key_values;
 use crate::diag::{Diagnostic, Severity};
 
 /// How long the menu waits, from `timeout` (`loader.conf(5)`).
@@ -112,32 +112,7 @@ pub fn parse_timeout(v: &str) -> Option<Timeout> {
 /// panics, whatever the text.
 pub fn parse(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> LoaderConf {
     let mut c = LoaderConf::default();
-    for (line_no, raw) in lines(text) {
-        if raw.len() > crate::MAX_LINE_BYTES {
-            diags.push(Diagnostic::new(
-                Severity::Warning,
-                file,
-                line_no,
-                format!(
-                    "line of {} bytes is longer than {}, skipped",
-                    raw.len(),
-                    crate::MAX_LINE_BYTES
-                ),
-            ));
-            continue;
-        }
-        let Some((key, value)) = split_line(raw, &[' ', '\t']) else {
-            let t = raw.trim_matches([' ', '\t']);
-            if !t.is_empty() && !t.starts_with('#') {
-                diags.push(Diagnostic::new(
-                    Severity::Warning,
-                    file,
-                    line_no,
-                    format!("key '{t}' has no value, skipped"),
-                ));
-            }
-            continue;
-        };
+    for (line_no, key, value) in key_values(file, text, diags) {
         let mut bad = |what: &str| {
             diags.push(Diagnostic::new(
                 Severity::Warning,
