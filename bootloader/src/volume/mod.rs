@@ -129,49 +129,37 @@ pub fn open_slice(
         device: device.clone(),
         source,
     })?;
-    let info = |uuid, label, fs: FsType| VolumeInfo {
-        uuid,
-        label,
+    let Some(kind) = kind else { return Ok(None) };
+    let corrupt = |reason: String| VolumeError::Corrupt {
         device: device.clone(),
-        fs_type: fs.as_str().to_string(),
-        role: part.role,
+        fs: kind.as_str(),
+        reason,
     };
-    match kind {
-        None => Ok(None),
-        Some(FsType::Ext4) => {
-            let vol = ext4::Ext4Volume::open(slice).map_err(|e| VolumeError::Corrupt {
-                device: device.clone(),
-                fs: "ext4",
-                reason: e.to_string(),
-            })?;
-            let info = info(Some(vol.uuid()), vol.label(), FsType::Ext4);
-            Ok(Some(Volume {
-                location: Some(Location {
-                    disk_path: disk.path.clone(),
-                    disk_name: disk.name.clone(),
-                    partition: part.clone(),
-                }),
-                info,
-                fs: Box::new(vol),
-            }))
+    let (fs, uuid, label): (Box<dyn FileSystem>, String, Option<String>) = match kind {
+        FsType::Ext4 => {
+            let vol = ext4::Ext4Volume::open(slice).map_err(|e| corrupt(e.to_string()))?;
+            let (uuid, label) = (vol.uuid(), vol.label());
+            (Box::new(vol), uuid, label)
         }
-        Some(FsType::Fat) => {
-            let vol = fat::FatVolume::open(slice).map_err(|e| VolumeError::Corrupt {
-                device: device.clone(),
-                fs: "vfat",
-                reason: e.to_string(),
-            })?;
+        FsType::Fat => {
+            let vol = fat::FatVolume::open(slice).map_err(|e| corrupt(e.to_string()))?;
             let id = vol.identity();
-            let info = info(Some(id.uuid), id.label, FsType::Fat);
-            Ok(Some(Volume {
-                location: Some(Location {
-                    disk_path: disk.path.clone(),
-                    disk_name: disk.name.clone(),
-                    partition: part.clone(),
-                }),
-                info,
-                fs: Box::new(vol),
-            }))
+            (Box::new(vol), id.uuid, id.label)
         }
-    }
+    };
+    Ok(Some(Volume {
+        info: VolumeInfo {
+            uuid: Some(uuid),
+            label,
+            device: device.clone(),
+            fs_type: kind.as_str().to_string(),
+            role: part.role,
+        },
+        fs,
+        location: Some(Location {
+            disk_path: disk.path.clone(),
+            disk_name: disk.name.clone(),
+            partition: part.clone(),
+        }),
+    }))
 }
