@@ -2,10 +2,10 @@
 //! `list` and `check` read volumes exactly as PID 1 does; `boot` loads an entry with
 //! kexec and jumps to it (`--dry-run` stops after the handoff summary).
 
-use crate::boot;
-use crate::scan;
+use crate::devices::scan;
+use crate::devices::volume::{Volume, dir::DirVolume};
+use crate::handoff;
 use crate::settings::Settings;
-use crate::volume::{Volume, dir::DirVolume};
 use clap::{Args, Parser, Subcommand};
 use leapboot_menus::{Menu, Severity, VolumeInfo, VolumeRole, VolumeScan};
 use serde_json::json;
@@ -92,7 +92,9 @@ impl Source {
             out.extend(scan::disk_volumes(disk, &name));
         }
         if self.root.is_empty() && self.disk.is_empty() {
-            for d in crate::disk::sysfs::whole_disks(std::path::Path::new("/sys/class/block")) {
+            for d in
+                crate::devices::disk::sysfs::whole_disks(std::path::Path::new("/sys/class/block"))
+            {
                 out.extend(scan::disk_volumes(&d.node, &d.name));
             }
         }
@@ -146,7 +148,8 @@ pub fn main() -> ExitCode {
                 append,
                 ..Settings::default()
             };
-            let h = match boot::prepare(e, &volumes, &settings, &boot::BootOptions::default()) {
+            let h = match handoff::prepare(e, &volumes, &settings, &handoff::BootOptions::default())
+            {
                 Ok(h) => h,
                 Err(err) => {
                     eprintln!("leapboot: {err}");
@@ -159,7 +162,7 @@ pub fn main() -> ExitCode {
                 }
                 return ExitCode::SUCCESS;
             }
-            eprintln!("leapboot: {}", boot::execute(&h));
+            eprintln!("leapboot: {}", handoff::execute(&h));
             ExitCode::FAILURE
         }
     }

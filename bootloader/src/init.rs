@@ -3,14 +3,14 @@
 //! every failure degrades to a message and the menu, and a panic anywhere is caught,
 //! logged, and the loop starts over (the kernel panics if PID 1 exits).
 
-use crate::boot::{self, BootOptions};
-use crate::console::{self, Consoles};
-use crate::discovery::Discovery;
+use crate::devices::discovery::Discovery;
+use crate::devices::scan;
+use crate::handoff::{self, BootOptions};
 use crate::log::Area;
-use crate::scan;
 use crate::settings::{SETTINGS_FILE, Settings};
+use crate::tui::Policy;
+use crate::tui::text::{self as console, Consoles};
 use crate::tui::{Action, Tui, TuiError};
-use std::ffi::CString;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ pub fn run() -> ! {
         crate::log!(Area::Init, "internal error: {info}");
     }));
     let started = Instant::now();
-    crate::report::mark_pid1_start();
+    crate::phases::mark_pid1_start();
     mount_basics();
     let mut attempt = 0u32;
     loop {
@@ -34,20 +34,7 @@ pub fn run() -> ! {
 
 fn mount(src: &str, target: &str, fstype: &str, flags: libc::c_ulong, data: &str) {
     let _ = std::fs::create_dir_all(target);
-    let c = |s: &str| CString::new(s).unwrap_or_default();
-    let (src_c, target_c, fs_c, data_c) = (c(src), c(target), c(fstype), c(data));
-    // SAFETY: all four arguments are NUL-terminated strings that live for the call.
-    let r = unsafe {
-        libc::mount(
-            src_c.as_ptr(),
-            target_c.as_ptr(),
-            fs_c.as_ptr(),
-            flags,
-            data_c.as_ptr().cast(),
-        )
-    };
-    if r != 0 {
-        let e = std::io::Error::last_os_error();
+    if let Err(e) = crate::sys::mount::mount(src, target, fstype, flags, Some(data)) {
         if e.raw_os_error() != Some(libc::EBUSY) {
             crate::log!(Area::Init, "mount {fstype} on {target} failed: {e}");
         }
@@ -115,14 +102,14 @@ fn session(started: Instant, attempt: u32) {
         let dir = Path::new("/lib/modules").join(crate::modules::kernel_release());
         let t = Instant::now();
         let n = crate::modules::load_all_within(&dir, &names, Duration::from_secs(5));
-        crate::report::add(crate::report::Phase::Modules, t.elapsed());
+        crate::phases::add(crate::phases::Phase::Modules, t.elapsed());
         crate::log!(
             Area::Modules,
             "{n} module(s) loaded in {} ms",
             t.elapsed().as_millis()
         );
     }
-    if settings.require_signature && !crate::lockdown::enforce_signatures() {
+    if settings.require_signature && !crate::handoff::lockdown::enforce_signatures() {
         // Enforcement was asked for and cannot be had: booting anything would break
         // the promise, so stay here and say why.
         loop {
@@ -143,7 +130,7 @@ fn session(started: Instant, attempt: u32) {
     loop {
         if use_tui {
             if tui.is_none() {
-                match Tui::open(&consoles.names(), &settings, timeout) {
+                match Tui::open(&consoles.names(), Pid1Policy::new(&settings), timeout) {
                     Ok(t) => tui = Some(t),
                     Err(e) => {
                         crate::log!(Area::Menu, "{e}; using the text menu");
@@ -152,7 +139,7 @@ fn session(started: Instant, attempt: u32) {
                 }
             }
             if let Some(t) = tui.as_mut() {
-                crate::report::begin(crate::report::Phase::Menu);
+                crate::phases::begin(crate::phases::Phase::Menu);
                 if let Err(e) = menu_choice(t, &mut discovery, &settings) {
                     crate::log!(Area::Menu, "{e}; using the text menu");
                     tui = None;
@@ -171,11 +158,11 @@ fn session(started: Instant, attempt: u32) {
             started.elapsed().as_millis()
         );
         report_if_nothing_bootable(&snap.menu, &snap.volumes);
-        crate::report::begin(crate::report::Phase::Menu);
+        crate::phases::begin(crate::phases::Phase::Menu);
         match console::choose(&consoles, &snap.menu, timeout) {
             // Headless: the chosen entry, then the fallbacks, each with a report.
             console::Choice::Boot(i) if timeout == 0 => {
-                boot::boot_with_fallback(&snap.menu, i, &settings, &BootOptions::default());
+                handoff::boot_with_fallback(&snap.menu, i, &settings, &BootOptions::default());
             }
             console::Choice::Boot(i) => {
                 if let Some(entry) = snap.menu.entries.get(i) {
@@ -183,7 +170,7 @@ fn session(started: Instant, attempt: u32) {
                         env_writes: snap.menu.env_writes_for(i).to_vec(),
                         ..BootOptions::default()
                     };
-                    let err = boot::boot_entry(entry, &settings, &opts);
+                    let err = handoff::boot_entry(entry, &settings, &opts);
                     crate::log!(Area::Kexec, "boot failed: {err}");
                 }
             }
@@ -217,7 +204,7 @@ fn menu_choice(
                 debug,
                 env_writes: tui.state().menu().env_writes_for(index).to_vec(),
             };
-            let err = boot::boot_entry(&entry, settings, &opts);
+            let err = handoff::boot_entry(&entry, settings, &opts);
             crate::log!(Area::Kexec, "boot failed: {err}");
             tui.boot_failed(&err.to_string());
         }
@@ -230,9 +217,53 @@ fn menu_choice(
     Ok(())
 }
 
+/// PID 1's answers to what the menu asks ([`Policy`]): command lines from the handoff's
+/// rules, passwords from the settings, and the "nothing bootable" report.
+#[derive(Debug, Clone)]
+pub struct Pid1Policy {
+    settings: Settings,
+}
+
+impl Pid1Policy {
+    /// The policy for these settings.
+    pub fn new(settings: &Settings) -> Pid1Policy {
+        Pid1Policy {
+            settings: settings.clone(),
+        }
+    }
+}
+
+impl Policy for Pid1Policy {
+    fn cmdline(&self, entry: &leapboot_menus::Entry) -> String {
+        handoff::final_cmdline(entry, &self.settings)
+    }
+
+    fn locked_down(&self) -> bool {
+        self.settings.lockdown
+    }
+
+    fn has_password(&self) -> bool {
+        self.settings.password.is_some()
+    }
+
+    fn password_ok(&self, typed: &str) -> bool {
+        self.settings.password.as_deref().is_some_and(|hash| {
+            crate::settings::password::PasswordHash::parse(hash).is_ok_and(|h| h.verify(typed))
+        })
+    }
+
+    fn nothing_bootable(
+        &self,
+        menu: &leapboot_menus::Menu,
+        volumes: &[leapboot_menus::VolumeInfo],
+    ) {
+        report_if_nothing_bootable(menu, volumes);
+    }
+}
+
 /// Says so when nothing can be booted, naming every volume looked at (the text
-/// chooser and the full-screen menu both call this).
-pub(crate) fn report_if_nothing_bootable(
+/// chooser and, through [`Pid1Policy`], the full-screen menu).
+pub fn report_if_nothing_bootable(
     menu: &leapboot_menus::Menu,
     volumes: &[leapboot_menus::VolumeInfo],
 ) {

@@ -1,37 +1,53 @@
 //! `leapboot`: a kexec-based Linux boot loader.
 //!
-//! As PID 1 of a firmware initramfs ([`init`]) it mounts the kernel's virtual
-//! filesystems, opens the consoles, reads its [`settings`], loads [`modules`], finds
-//! block devices ([`disk`]), reads their partition tables and ext4/FAT filesystems in
-//! user space ([`volume`]), hands the volumes to the config sources of
-//! `leapboot-menus` ([`scan`]), lets the user or the countdown choose in the
-//! full-screen menu ([`tui`]; [`console`]'s text chooser when none can be drawn),
-//! and boots the entry with `kexec_file_load` ([`boot`], [`kexec`]), logging every
-//! step ([`log`]). Run as any other process, the same code serves the host
-//! subcommands ([`cli`]).
+//! The crate is a pipeline, one folder per stage, and each stage only looks down it:
 //!
 //! ```text
-//! settings ─┐
-//! sysfs ──> disk (gpt/mbr) ──> volume (ext4/fat) ──> menus::scan ──> Menu ──> console ──> boot ──> kexec
+//!            settings ──────────────┬───────────────┬──────────────┐
+//!                                   v               v              v
+//! sysfs ──> devices ──────────> tui (menu) ──> handoff ──────> kexec_file_load
+//!           disk: GPT/MBR        Policy ↑        cmdline, load,    reboot(KEXEC)
+//!           volume: ext4/FAT      (init)         preflight, report
+//!           scan, discovery                      │
+//!               ^                                v
+//!               └──────────────────────────── writes (boot counting, grubenv)
 //! ```
+//!
+//! - [`init`]: PID 1. Mounts what it needs, opens the consoles, reads the [`settings`],
+//!   loads [`modules`], starts [`devices::discovery`], runs the menu ([`tui`]) and
+//!   boots the choice ([`handoff`]), forever. It answers the menu's questions
+//!   ([`tui::Policy`]) so the menu itself owns no boot policy.
+//! - [`cli`]: the same stages as host subcommands (`list`, `check`, `boot`).
+//! - [`devices`]: block devices, partition tables and filesystems, read-only, in user
+//!   space, handed to `leapboot-menus` as volumes; the menu built from them.
+//! - [`handoff`]: from a chosen entry to a running kernel, with the handoff report.
+//! - [`writes`]: the only code that writes to a disk (boot counting, grubenv).
+//! - [`sys`]: every system call that needs `unsafe`, each behind a safe function.
+//! - [`log`] and [`phases`]: the log every stage writes, and where PID 1's time went.
+//!
+//! Only [`sys`] may use `unsafe`; every other module forbids it.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-pub mod boot;
-pub mod bzimage;
+#[forbid(unsafe_code)]
 pub mod cli;
-pub mod console;
-pub mod discovery;
-pub mod disk;
+#[forbid(unsafe_code)]
+pub mod devices;
+#[forbid(unsafe_code)]
+pub mod handoff;
+#[forbid(unsafe_code)]
 pub mod init;
-pub mod kexec;
-pub mod lockdown;
+#[forbid(unsafe_code)]
 pub mod log;
+#[forbid(unsafe_code)]
 pub mod modules;
-pub mod preflight;
-pub mod report;
-pub mod scan;
+#[forbid(unsafe_code)]
+pub mod phases;
+#[forbid(unsafe_code)]
 pub mod settings;
+pub mod sys;
+#[forbid(unsafe_code)]
 pub mod tui;
-pub mod volume;
+#[forbid(unsafe_code)]
+pub mod writes;

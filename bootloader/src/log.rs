@@ -77,13 +77,8 @@ fn lock() -> std::sync::MutexGuard<'static, Logger> {
 
 /// Seconds and microseconds of CLOCK_BOOTTIME.
 pub fn boottime() -> (u64, u32) {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-    (ts.tv_sec as u64, (ts.tv_nsec / 1000) as u32)
+    let t = crate::sys::system::boottime();
+    (t.as_secs(), t.subsec_micros())
 }
 
 /// Formats a CLOCK_BOOTTIME stamp as printk does.
@@ -189,16 +184,13 @@ pub fn console(text: &str) {
 /// ends the running kernel. Bounded because a serial line with hardware flow control
 /// and nothing attached never drains.
 pub fn drain_consoles(max: std::time::Duration) {
-    use std::os::fd::AsRawFd;
     // Held throughout: nothing else writes meanwhile, and the files stay open.
     let l = lock();
     let end = std::time::Instant::now() + max;
-    for fd in l.sinks.iter().map(|f| f.as_raw_fd()) {
+    for f in &l.sinks {
         loop {
-            let mut queued: libc::c_int = 0;
-            // SAFETY: TIOCOUTQ writes one int we own; fd is open while the lock is held.
-            let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) };
-            if r != 0 || queued <= 0 || std::time::Instant::now() >= end {
+            let queued = crate::sys::tty::output_queue(f).unwrap_or(0);
+            if queued == 0 || std::time::Instant::now() >= end {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));

@@ -5,8 +5,6 @@
 
 use crate::log::Area;
 use leapboot_initramfs::ModulesDep;
-use std::ffi::CString;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// The list the initramfs builder writes.
@@ -14,15 +12,7 @@ pub const MODULES_LIST: &str = "/etc/leapboot/modules";
 
 /// The running kernel's release (`uname -r`).
 pub fn kernel_release() -> String {
-    // SAFETY: uname fills a utsname we own.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return String::new();
-    }
-    // SAFETY: release is NUL-terminated by the kernel.
-    unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
+    crate::sys::system::kernel_release()
 }
 
 /// Names from the initramfs list, one per line, `#` comments allowed.
@@ -138,25 +128,11 @@ pub fn load_all_within(dir: &Path, names: &[String], limit: std::time::Duration)
 
 fn finit(path: &Path) -> std::io::Result<()> {
     let f = std::fs::File::open(path)?;
-    let params = CString::default();
-    // MODULE_INIT_COMPRESSED_FILE lets the kernel decompress .ko.xz/.ko.zst itself.
-    let flags: libc::c_int = if path.extension().is_some_and(|e| e != "ko") {
-        4
+    use crate::sys::system::{MODULE_INIT_COMPRESSED_FILE, finit_module};
+    let flags = if path.extension().is_some_and(|e| e != "ko") {
+        MODULE_INIT_COMPRESSED_FILE
     } else {
         0
     };
-    // SAFETY: the fd is open for the call and params is an empty NUL-terminated string.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_finit_module,
-            f.as_raw_fd(),
-            params.as_ptr(),
-            flags,
-        )
-    };
-    if r != 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    finit_module(&f, flags)
 }

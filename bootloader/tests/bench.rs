@@ -2,8 +2,8 @@
 //! what panic containment costs on the path that does not panic, and how long a scan
 //! of a real FAT volume with BLS entries takes.
 
-use leapboot::disk::{self, Disk};
-use leapboot::volume;
+use leapboot::devices::disk::{self, Disk};
+use leapboot::devices::volume;
 use leapboot_menus::{Menu, VolumeView, scan_all};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -82,8 +82,10 @@ fn bench_scan_and_containment() {
         });
         let contained = per_run(n, || {
             std::hint::black_box(
-                leapboot::scan::contain("bench", || Menu::assemble(&scan_all(&views), None))
-                    .unwrap(),
+                leapboot::devices::scan::contain("bench", || {
+                    Menu::assemble(&scan_all(&views), None)
+                })
+                .unwrap(),
             );
         });
         println!(
@@ -92,7 +94,7 @@ fn bench_scan_and_containment() {
     }
     let empty = per_run(1_000_000, || {
         std::hint::black_box(
-            leapboot::scan::contain("bench", || std::hint::black_box(1u32)).unwrap(),
+            leapboot::devices::scan::contain("bench", || std::hint::black_box(1u32)).unwrap(),
         );
     });
     println!("bench: an empty catch_unwind: {empty:?}");

@@ -4,9 +4,9 @@
 //! 512-byte blocks the rename reports may differ, and they hold directory slots.
 //! (dosfstools, mtools, e2fsprogs, util-linux' sfdisk; `scripts/test` installs them.)
 
-use leapboot::scan;
-use leapboot::volume::Volume;
-use leapboot::volume::counting::{self, CountError, Method, Renamed};
+use leapboot::devices::scan;
+use leapboot::devices::volume::Volume;
+use leapboot::writes::counting::{self, CountError, Method, Renamed};
 use leapboot_menus::FsError;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,8 +2,8 @@
 //! MBR tables (valid and corrupt, byte by byte), and real FAT and ext4 filesystems
 //! made by mkfs.vfat and mke2fs (dosfstools, e2fsprogs; `scripts/test` installs them).
 
-use leapboot::disk::{self, Disk, DiskError, Scheme};
-use leapboot::volume;
+use leapboot::devices::disk::{self, Disk, DiskError, Scheme};
+use leapboot::devices::volume;
 use leapboot_menus::VolumeRole;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,14 +1,14 @@
 //! The handoff without kexec: the bzImage setup header reader on headers built byte by
 //! byte (`Documentation/arch/x86/boot.rst` offsets) and on the real Debian kernel, the
-//! pre-flight checks, the errno decoder, and `boot::prepare` over a host directory
+//! pre-flight checks, the errno decoder, and `handoff::prepare` over a host directory
 //! (the report's lines, the command line, missing and truncated files).
 
-use leapboot::boot::{self, BootError, BootOptions};
-use leapboot::bzimage::{self, BzImage, HeaderError, KernelImage, SetupHeader};
-use leapboot::kexec::{Situation, decode_load_error, parse_lockdown};
-use leapboot::preflight::{self, Inputs, Status};
+use leapboot::devices::volume::{Volume, dir::DirVolume};
+use leapboot::handoff::bzimage::{self, BzImage, HeaderError, KernelImage, SetupHeader};
+use leapboot::handoff::kexec::{Situation, decode_load_error, parse_lockdown};
+use leapboot::handoff::preflight::{self, Inputs, Status};
+use leapboot::handoff::{self, BootError, BootOptions};
 use leapboot::settings::Settings;
-use leapboot::volume::{Volume, dir::DirVolume};
 use leapboot_menus::{Entry, EntryKind, Source, VolumeInfo, VolumeRef, VolumeRole};
 use std::path::{Path, PathBuf};
 
@@ -608,7 +608,7 @@ fn lockdown_file() {
     assert_eq!(parse_lockdown("garbage"), None);
 }
 
-// ---- boot::prepare over a host directory ----
+// ---- handoff::prepare over a host directory ----
 
 fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("leapboot-handoff-{}-{name}", std::process::id()));
@@ -670,7 +670,7 @@ fn prepare_reports_everything() {
         append: Some("quiet".into()),
         ..Settings::default()
     };
-    let h = boot::prepare(&e, &vols, &settings, &BootOptions::default()).unwrap();
+    let h = handoff::prepare(&e, &vols, &settings, &BootOptions::default()).unwrap();
     assert_eq!(
         h.cmdline,
         "root=/dev/vda2 ro quiet leapboot.entry=debian-test"
@@ -685,7 +685,7 @@ fn prepare_reports_everything() {
         &format!(
             "kernel /vmlinuz ({} bytes, 6.0 KiB) sha256 {}",
             kernel.len(),
-            leapboot::report::sha256_hex(&kernel)
+            leapboot::handoff::report::sha256_hex(&kernel)
         ),
         "kernel version: 6.99.0-test (builder@example) #1 SMP",
         "kernel image: bzImage, boot protocol 2.15",
@@ -722,7 +722,7 @@ fn entry_param_off_and_edited_command_line() {
         entry_param: false,
         ..Settings::default()
     };
-    let h = boot::prepare(&e, &vols, &off, &BootOptions::default()).unwrap();
+    let h = handoff::prepare(&e, &vols, &off, &BootOptions::default()).unwrap();
     assert_eq!(h.cmdline, "root=/dev/vda2 ro");
     assert!(
         h.summary
@@ -734,7 +734,7 @@ fn entry_param_off_and_edited_command_line() {
         cmdline_override: Some("single leapboot.entry=mine".into()),
         ..BootOptions::default()
     };
-    let h = boot::prepare(&e, &vols, &Settings::default(), &opts).unwrap();
+    let h = handoff::prepare(&e, &vols, &Settings::default(), &opts).unwrap();
     assert_eq!(h.cmdline, "single leapboot.entry=mine");
 }
 
@@ -746,7 +746,7 @@ fn prepare_refuses_truncated_kernel_without_loading() {
     std::fs::write(dir.join("vmlinuz-cut"), &k).unwrap();
     let vols = [volume(&dir)];
     let e = entry("cut", "/vmlinuz-cut", &[]);
-    match boot::prepare(&e, &vols, &Settings::default(), &BootOptions::default()) {
+    match handoff::prepare(&e, &vols, &Settings::default(), &BootOptions::default()) {
         Err(BootError::Preflight { id, failures }) => {
             assert_eq!(id, "cut");
             assert!(
@@ -764,7 +764,7 @@ fn prepare_missing_initrd_names_it() {
     std::fs::write(dir.join("vmlinuz"), Hdr::default().bytes()).unwrap();
     let vols = [volume(&dir)];
     let e = entry("m", "/vmlinuz", &["/gone.img"]);
-    match boot::prepare(&e, &vols, &Settings::default(), &BootOptions::default()) {
+    match handoff::prepare(&e, &vols, &Settings::default(), &BootOptions::default()) {
         Err(BootError::Read {
             what,
             device,
@@ -780,7 +780,10 @@ fn prepare_missing_initrd_names_it() {
 
 #[test]
 fn fallback_order_follows_grub_then_menu() {
-    assert_eq!(boot::fallback_order(3, 0, &[]), [0, 1, 2]);
-    assert_eq!(boot::fallback_order(3, 2, &[]), [2, 0, 1]);
-    assert_eq!(boot::fallback_order(5, 0, &[3, 1]), [0, 3, 1, 2, 4]);
+    assert_eq!(handoff::fallback::fallback_order(3, 0, &[]), [0, 1, 2]);
+    assert_eq!(handoff::fallback::fallback_order(3, 2, &[]), [2, 0, 1]);
+    assert_eq!(
+        handoff::fallback::fallback_order(5, 0, &[3, 1]),
+        [0, 3, 1, 2, 4]
+    );
 }

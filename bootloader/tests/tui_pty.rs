@@ -4,6 +4,7 @@
 //! drive the menu, discovery updates arrive while it runs, and the loop returns the
 //! action with the terminal left in a sane state.
 
+use leapboot::init::Pid1Policy;
 use leapboot::settings::Settings;
 use leapboot::tui::render::Caps;
 use leapboot::tui::state::{Action, MenuState, Update};
@@ -176,7 +177,11 @@ fn run_menu(
 fn countdown_boots_the_default_and_leaves_a_sane_terminal() {
     let (master, slave) = pty();
     let out = collect(&master);
-    let state = MenuState::with_menu(&Settings::default(), 1, menu(&["one", "two"]));
+    let state = MenuState::with_menu(
+        Pid1Policy::new(&Settings::default()),
+        1,
+        menu(&["one", "two"]),
+    );
     let t0 = Instant::now();
     let (action, _) = run_menu(slave, state, leapboot::tui::NoFeed)
         .join()
@@ -224,7 +229,11 @@ fn keys_on_the_console_edit_and_boot_the_second_entry() {
     let out = collect(&master);
     let (tx, rx) = mpsc::channel::<Update>();
     // The menu starts empty; discovery sends entries while it runs.
-    let handle = run_menu(slave, MenuState::new(&Settings::default(), 30), rx);
+    let handle = run_menu(
+        slave,
+        MenuState::new(Pid1Policy::new(&Settings::default()), 30),
+        rx,
+    );
     wait_output(&out, b"\x1b[6n");
     tx.send(Update::Status("waiting for devices (vda settling)".into()))
         .unwrap();
@@ -281,7 +290,7 @@ fn keys_on_the_console_edit_and_boot_the_second_entry() {
 fn resize_reported_by_the_terminal_redraws_at_the_new_size() {
     let (mut master, slave) = pty();
     let out = collect(&master);
-    let state = MenuState::with_menu(&Settings::default(), -1, menu(&["one"]));
+    let state = MenuState::with_menu(Pid1Policy::new(&Settings::default()), -1, menu(&["one"]));
     let handle = run_menu(slave, state, leapboot::tui::NoFeed);
     wait_screen(&out, 24, 80, "Title one");
     let ws = libc::winsize {

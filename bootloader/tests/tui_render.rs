@@ -6,6 +6,7 @@
 //! prints both. After a deliberate change, regenerate them with
 //! `UPDATE_SNAPSHOTS=1 cargo test -p leapboot --test tui_render` and review the diff.
 
+use leapboot::init::Pid1Policy;
 use leapboot::settings::Settings;
 use leapboot::tui::keys::Key;
 use leapboot::tui::render::{self, Caps};
@@ -138,7 +139,7 @@ fn menu() -> Menu {
 }
 
 fn state(timeout: i64) -> MenuState {
-    let mut s = MenuState::new(&Settings::default(), timeout);
+    let mut s = MenuState::new(Pid1Policy::new(&Settings::default()), timeout);
     s.update(Update::Menu {
         menu: menu(),
         pending: vec![],
@@ -303,7 +304,7 @@ fn help() {
 
 #[test]
 fn devices_still_settling() {
-    let mut s = MenuState::new(&Settings::default(), 5);
+    let mut s = MenuState::new(Pid1Policy::new(&Settings::default()), 5);
     let mut m = menu();
     m.entries.truncate(2);
     s.update(Update::Status("waiting for devices (vdb settling)".into()));
@@ -314,7 +315,7 @@ fn devices_still_settling() {
     });
     s.tick(Duration::from_secs(6));
     check("settling_80x24", &screen(&s, 80, 24, Caps::FULL).0);
-    let mut empty = MenuState::new(&Settings::default(), -1);
+    let mut empty = MenuState::new(Pid1Policy::new(&Settings::default()), -1);
     empty.update(Update::Menu {
         menu: Menu::default(),
         pending: vec![],
@@ -365,7 +366,7 @@ fn colours_mark_highlight_and_unbootable() {
 fn any_size_draws_without_panicking() {
     let mut states = vec![
         state(5),
-        MenuState::with_menu(&Settings::default(), 0, Menu::default()),
+        MenuState::with_menu(Pid1Policy::new(&Settings::default()), 0, Menu::default()),
     ];
     let mut e = state(5);
     e.key(Key::Char('e'));

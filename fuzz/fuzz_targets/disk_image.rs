@@ -3,8 +3,8 @@
 //! reading, every config source, the menu. Nothing may panic, hang or abort.
 #![no_main]
 
-use leapboot::disk::{self, Disk};
-use leapboot::volume;
+use leapboot::devices::disk::{self, Disk};
+use leapboot::devices::volume;
 use leapboot_menus::{Menu, VolumeView, scan_all};
 use libfuzzer_sys::fuzz_target;
 use std::io::Write;

@@ -14,6 +14,12 @@
 //! - [`term`]: the consoles: raw mode, size (probed when the kernel says 0x0),
 //!   one ratatui terminal per console, `poll(2)` over all of them.
 //! - [`logs`]: the log viewer's lines, leapboot's and the kernel's, in time order.
+//! - [`text`]: the consoles PID 1 opens, and the plain-text chooser used when no
+//!   full-screen menu can be drawn (and for headless boots).
+//!
+//! The menu knows no config format and owns no boot policy: what an entry's command
+//! line is, whether a password is right, and what to say when nothing can boot, it
+//! asks through [`Policy`] (PID 1's answers are `init::Pid1Policy`).
 //!
 //! [`Tui::run`] is the loop: it drains discovery updates, lets the countdown run,
 //! draws every console, and hands each key to the state. Keys from any console
@@ -29,11 +35,12 @@ pub mod logs;
 pub mod render;
 pub mod state;
 pub mod term;
+pub mod text;
 
 pub use state::{Action, MenuState, Update};
 
 use crate::log::Area;
-use crate::settings::Settings;
+use leapboot_menus::{Entry, Menu, VolumeInfo};
 use render::Caps;
 use std::time::{Duration, Instant};
 use term::Screens;
@@ -43,6 +50,20 @@ const FRAME: Duration = Duration::from_millis(100);
 
 /// How often the log viewer reads new lines.
 const LOG_REFRESH: Duration = Duration::from_millis(500);
+
+/// What the menu asks of the boot loader, so it holds no boot policy itself.
+pub trait Policy: std::fmt::Debug + Send + Sync {
+    /// The command line `entry` boots with as it is: where the editor starts.
+    fn cmdline(&self, entry: &Entry) -> String;
+    /// Locked-down mode: editing and debug boots need the password.
+    fn locked_down(&self) -> bool;
+    /// A password is set (without one, locked-down mode refuses edits outright).
+    fn has_password(&self) -> bool;
+    /// True when `typed` is the password.
+    fn password_ok(&self, typed: &str) -> bool;
+    /// Devices have settled: report it when nothing in `menu` can boot.
+    fn nothing_bootable(&self, menu: &Menu, volumes: &[VolumeInfo]);
+}
 
 /// Where discovery updates come from.
 pub trait Feed {
@@ -60,9 +81,9 @@ impl Feed for std::sync::mpsc::Receiver<Update> {
     }
 }
 
-impl From<crate::discovery::Event> for Update {
-    fn from(e: crate::discovery::Event) -> Update {
-        use crate::discovery::Event;
+impl From<crate::devices::discovery::Event> for Update {
+    fn from(e: crate::devices::discovery::Event) -> Update {
+        use crate::devices::discovery::Event;
         match e {
             Event::Status(s) => Update::Status(s),
             Event::Menu(s) => Update::Menu {
@@ -75,7 +96,7 @@ impl From<crate::discovery::Event> for Update {
     }
 }
 
-impl Feed for crate::discovery::Discovery {
+impl Feed for crate::devices::discovery::Discovery {
     fn next(&mut self, wait: Duration) -> Option<Update> {
         self.recv_timeout(wait).map(Update::from)
     }
@@ -117,13 +138,15 @@ pub struct Tui {
 
 impl Tui {
     /// Opens the named consoles (`ttyS0`, `tty0`) with the capabilities `TERM` and
-    /// `NO_COLOR` give, and a menu that counts down `timeout` seconds.
-    pub fn open(names: &[String], settings: &Settings, timeout: i64) -> Result<Tui, TuiError> {
+    /// `NO_COLOR` give, and a menu that counts down `timeout` seconds and asks
+    /// `policy` what it cannot know.
+    pub fn open(
+        names: &[String],
+        policy: impl Policy + 'static,
+        timeout: i64,
+    ) -> Result<Tui, TuiError> {
         let screens = Screens::open(names, Caps::from_env()).map_err(TuiError::NoConsole)?;
-        Ok(Tui::with_screens(
-            screens,
-            MenuState::new(settings, timeout),
-        ))
+        Ok(Tui::with_screens(screens, MenuState::new(policy, timeout)))
     }
 
     /// A menu over consoles already open (tests use a pty).
@@ -185,10 +208,7 @@ impl Tui {
                         let settled = matches!(u, Update::Settled);
                         self.state.update(u);
                         if settled {
-                            crate::init::report_if_nothing_bootable(
-                                self.state.menu(),
-                                self.state.volumes(),
-                            );
+                            self.state.report_if_nothing_bootable();
                         }
                     }
                     None => break,
@@ -358,8 +378,7 @@ fn kernel_console_level() -> Option<i32> {
 }
 
 fn set_kernel_console_level(level: i32) {
-    // SAFETY: SYSLOG_ACTION_CONSOLE_LEVEL (8) takes no buffer.
-    unsafe { libc::klogctl(8, std::ptr::null_mut(), level) };
+    crate::sys::system::set_console_log_level(level);
 }
 
 /// As PID 1, lets only emergencies through to the consoles while the menu is up

@@ -17,10 +17,11 @@
 //! edits the command line, `d` boots with handoff debugging, `l` shows the log, `r`
 //! rescans, `h`/`?`/F1 show help. Any key stops the countdown.
 
+use super::Policy;
 use super::keys::Key;
-use crate::settings::Settings;
 use leapboot_menus::{Entry, EntryKind, Menu, VolumeInfo};
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What init must do.
@@ -286,7 +287,7 @@ pub struct MenuState {
     volumes: Vec<VolumeInfo>,
     status: Option<String>,
     settled: bool,
-    settings: Settings,
+    policy: Arc<dyn Policy>,
     rows: Vec<Row>,
     open: HashSet<String>,
     seen: HashSet<String>,
@@ -303,7 +304,7 @@ pub struct MenuState {
 impl MenuState {
     /// An empty menu that counts `timeout` seconds (0: boots the default as soon as
     /// devices have settled; -1: waits for a key).
-    pub fn new(settings: &Settings, timeout: i64) -> MenuState {
+    pub fn new(policy: impl Policy + 'static, timeout: i64) -> MenuState {
         let countdown = match u64::try_from(timeout) {
             Ok(s) => Countdown::Running(Duration::from_secs(s)),
             Err(_) => Countdown::Off,
@@ -314,7 +315,7 @@ impl MenuState {
             volumes: Vec::new(),
             status: None,
             settled: false,
-            settings: settings.clone(),
+            policy: Arc::new(policy),
             rows: Vec::new(),
             open: HashSet::new(),
             seen: HashSet::new(),
@@ -329,8 +330,8 @@ impl MenuState {
     }
 
     /// A state holding `menu` with every device settled (tests, the host).
-    pub fn with_menu(settings: &Settings, timeout: i64, menu: Menu) -> MenuState {
-        let mut s = MenuState::new(settings, timeout);
+    pub fn with_menu(policy: impl Policy + 'static, timeout: i64, menu: Menu) -> MenuState {
+        let mut s = MenuState::new(policy, timeout);
         s.update(Update::Menu {
             menu,
             pending: Vec::new(),
@@ -484,10 +485,10 @@ impl MenuState {
     /// True when locked-down mode stops `what` until the password is typed; opens the
     /// prompt (or says editing is disabled when no password is set).
     fn locked(&mut self, unlocks: Unlocks) -> bool {
-        if !self.settings.lockdown || self.unlocked {
+        if !self.policy.locked_down() || self.unlocked {
             return false;
         }
-        if self.settings.password.is_some() {
+        if self.policy.has_password() {
             self.mode = Mode::Password(PasswordPrompt {
                 unlocks,
                 typed: Vec::new(),
@@ -501,12 +502,14 @@ impl MenuState {
         true
     }
 
-    /// Checks a typed password against the `password` setting (GRUB PBKDF2).
+    /// Says so through the policy when nothing in the menu can boot.
+    pub fn report_if_nothing_bootable(&self) {
+        self.policy.nothing_bootable(&self.menu, &self.volumes);
+    }
+
+    /// Checks a typed password (the policy knows the `password` setting).
     fn password_ok(&self, typed: &str) -> bool {
-        let Some(hash) = self.settings.password.as_deref() else {
-            return false;
-        };
-        crate::lockdown::PasswordHash::parse(hash).is_ok_and(|h| h.verify(typed))
+        self.policy.password_ok(typed)
     }
 
     fn menu_key(&mut self, k: Key) -> Option<Action> {
@@ -563,7 +566,7 @@ impl MenuState {
             self.notice(msg, true);
             return;
         }
-        let original = crate::boot::final_cmdline(e, &self.settings);
+        let original = self.policy.cmdline(e);
         let text: Vec<char> = original.chars().collect();
         self.mode = Mode::Edit(Editor {
             index,
@@ -765,7 +768,7 @@ impl MenuState {
 
     /// The command line the entry boots with (its own plus the `append` setting).
     pub fn final_cmdline(&self, e: &Entry) -> String {
-        crate::boot::final_cmdline(e, &self.settings)
+        self.policy.cmdline(e)
     }
 
     /// The countdown.
@@ -980,6 +983,32 @@ pub fn build_rows(menu: &Menu, open: &HashSet<String>) -> Vec<Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Settings;
+
+    /// The menu's questions answered from settings alone, as PID 1's policy does.
+    #[derive(Debug)]
+    struct TestPolicy(Settings);
+
+    impl Policy for TestPolicy {
+        fn cmdline(&self, e: &Entry) -> String {
+            match self.0.append.as_deref() {
+                Some(a) => format!("{} {a}", e.cmdline.trim()),
+                None => e.cmdline.trim().to_string(),
+            }
+        }
+        fn locked_down(&self) -> bool {
+            self.0.lockdown
+        }
+        fn has_password(&self) -> bool {
+            self.0.password.is_some()
+        }
+        fn password_ok(&self, typed: &str) -> bool {
+            self.0.password.as_deref().is_some_and(|h| {
+                crate::settings::password::PasswordHash::parse(h).is_ok_and(|h| h.verify(typed))
+            })
+        }
+        fn nothing_bootable(&self, _: &Menu, _: &[VolumeInfo]) {}
+    }
     use leapboot_menus::{Source, VolumeRef};
 
     fn entry(id: &str, title: &str, dev: &str, kind: EntryKind, path: Option<&str>) -> Entry {
@@ -1037,7 +1066,7 @@ mod tests {
 
     #[test]
     fn groups_and_closed_submenu() {
-        let s = MenuState::with_menu(&Settings::default(), 5, grub_menu());
+        let s = MenuState::with_menu(TestPolicy(Settings::default()), 5, grub_menu());
         let r = s.rows();
         assert!(matches!(&r[0], Row::Group { label } if label.contains("vda1")));
         assert_eq!(r[1], Row::Entry { index: 0, depth: 0 });
@@ -1054,14 +1083,14 @@ mod tests {
     fn default_inside_submenu_opens_it() {
         let mut m = grub_menu();
         m.default = Some(3);
-        let s = MenuState::with_menu(&Settings::default(), 5, m);
+        let s = MenuState::with_menu(TestPolicy(Settings::default()), 5, m);
         assert_eq!(s.rows().len(), 8);
         assert_eq!(s.selected_entry().map(|e| e.id.as_str()), Some("adv>6.1r"));
     }
 
     #[test]
     fn navigation_skips_headers_and_toggles_submenus() {
-        let mut s = MenuState::with_menu(&Settings::default(), 5, grub_menu());
+        let mut s = MenuState::with_menu(TestPolicy(Settings::default()), 5, grub_menu());
         assert_eq!(s.key(Key::Up), None);
         assert_eq!(s.selected_entry().map(|e| e.id.as_str()), Some("a"));
         assert_eq!(s.key(Key::Up), None);
@@ -1092,7 +1121,7 @@ mod tests {
 
     #[test]
     fn countdown_boots_default_only_after_settling() {
-        let mut s = MenuState::new(&Settings::default(), 2);
+        let mut s = MenuState::new(TestPolicy(Settings::default()), 2);
         s.update(Update::Menu {
             menu: grub_menu(),
             pending: vec!["vdb".into()],
@@ -1119,17 +1148,17 @@ mod tests {
 
     #[test]
     fn any_key_stops_the_countdown_and_minus_one_waits() {
-        let mut s = MenuState::with_menu(&Settings::default(), 1, grub_menu());
+        let mut s = MenuState::with_menu(TestPolicy(Settings::default()), 1, grub_menu());
         s.key(Key::Char('x'));
         assert_eq!(s.tick(Duration::from_secs(10)), None);
-        let mut s = MenuState::with_menu(&Settings::default(), -1, grub_menu());
+        let mut s = MenuState::with_menu(TestPolicy(Settings::default()), -1, grub_menu());
         assert_eq!(s.tick(Duration::from_secs(100)), None);
         assert_eq!(s.countdown(), Countdown::Off);
     }
 
     #[test]
     fn highlight_follows_default_until_touched_then_stays_by_id() {
-        let mut s = MenuState::new(&Settings::default(), 5);
+        let mut s = MenuState::new(TestPolicy(Settings::default()), 5);
         let mut m = grub_menu();
         m.entries.remove(0);
         m.default = Some(0);
@@ -1175,7 +1204,7 @@ mod tests {
 
     #[test]
     fn editor_edits_and_boots_once_with_override() {
-        let mut s = MenuState::with_menu(&Settings::default(), 5, grub_menu());
+        let mut s = MenuState::with_menu(TestPolicy(Settings::default()), 5, grub_menu());
         s.key(Key::Char('e'));
         assert!(matches!(s.mode(), Mode::Edit(_)));
         for k in [Key::Home, Key::Delete, Key::Char('R'), Key::End] {
@@ -1236,7 +1265,7 @@ mod tests {
     fn unbootable_entry_gives_a_notice_not_an_action() {
         let mut m = grub_menu();
         m.entries[1].problem = Some("kernel /vmlinuz not found".into());
-        let mut s = MenuState::with_menu(&Settings::default(), 5, m);
+        let mut s = MenuState::with_menu(TestPolicy(Settings::default()), 5, m);
         s.key(Key::Up);
         s.key(Key::Down);
         assert_eq!(s.key(Key::Enter), None);
@@ -1249,7 +1278,7 @@ mod tests {
 
     #[test]
     fn debug_rescan_help_log() {
-        let mut s = MenuState::with_menu(&Settings::default(), 5, grub_menu());
+        let mut s = MenuState::with_menu(TestPolicy(Settings::default()), 5, grub_menu());
         assert_eq!(
             s.key(Key::Char('d')),
             Some(Action::Boot {
@@ -1297,12 +1326,12 @@ mod tests {
 
     #[test]
     fn timeout_zero_boots_at_first_settled_tick() {
-        let mut s = MenuState::with_menu(&Settings::default(), 0, grub_menu());
+        let mut s = MenuState::with_menu(TestPolicy(Settings::default()), 0, grub_menu());
         assert!(matches!(
             s.tick(Duration::ZERO),
             Some(Action::Boot { index: 1, .. })
         ));
-        let mut s = MenuState::with_menu(&Settings::default(), 0, Menu::default());
+        let mut s = MenuState::with_menu(TestPolicy(Settings::default()), 0, Menu::default());
         assert_eq!(s.tick(Duration::ZERO), None);
         assert!(s.current_notice().is_some());
     }
@@ -1331,7 +1360,8 @@ mod tests {
 
     #[test]
     fn lockdown_edit_needs_the_password() {
-        let mut s = MenuState::with_menu(&locked_settings(Some("sesame")), -1, grub_menu());
+        let mut s =
+            MenuState::with_menu(TestPolicy(locked_settings(Some("sesame"))), -1, grub_menu());
         s.key(Key::Char('e'));
         assert!(matches!(s.mode(), Mode::Password(_)), "e opens the prompt");
         typed(&mut s, "wrong");
@@ -1354,7 +1384,7 @@ mod tests {
 
     #[test]
     fn lockdown_without_password_refuses_edits_and_debug_boots() {
-        let mut s = MenuState::with_menu(&locked_settings(None), -1, grub_menu());
+        let mut s = MenuState::with_menu(TestPolicy(locked_settings(None)), -1, grub_menu());
         s.key(Key::Char('e'));
         assert_eq!(s.mode(), &Mode::Menu);
         assert_eq!(s.key(Key::Char('d')), None, "no debug boot either");

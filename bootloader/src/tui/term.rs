@@ -21,7 +21,6 @@ use ratatui::layout::{Position, Size};
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -170,19 +169,15 @@ pub fn device_path(name: &str) -> String {
 
 /// `TIOCGWINSZ`, or `None` when the console does not know (serial lines say 0x0).
 pub fn window_size(f: &File) -> Option<Size> {
-    // SAFETY: TIOCGWINSZ writes one winsize we own.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::ioctl(f.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
-    (r == 0 && ws.ws_col > 0 && ws.ws_row > 0).then_some(Size {
-        width: ws.ws_col.min(MAX_SIDE),
-        height: ws.ws_row.min(MAX_SIDE),
+    let (cols, rows) = crate::sys::tty::window_size(f)?;
+    (cols > 0 && rows > 0).then_some(Size {
+        width: cols.min(MAX_SIDE),
+        height: rows.min(MAX_SIDE),
     })
 }
 
 fn get_termios(f: &File) -> Option<libc::termios> {
-    // SAFETY: tcgetattr writes one termios we own.
-    let mut t: libc::termios = unsafe { std::mem::zeroed() };
-    (unsafe { libc::tcgetattr(f.as_raw_fd(), &mut t) } == 0).then_some(t)
+    crate::sys::tty::get_termios(f)
 }
 
 /// Keys as they are typed, no echo, no signals, no flow control; output
@@ -200,13 +195,11 @@ fn set_raw(f: &File, saved: &libc::termios) {
     t.c_lflag &= !(libc::ECHO | libc::ECHONL | libc::ICANON | libc::ISIG | libc::IEXTEN);
     t.c_cc[libc::VMIN] = 1;
     t.c_cc[libc::VTIME] = 0;
-    // SAFETY: tcsetattr on an open fd with a termios we own.
-    unsafe { libc::tcsetattr(f.as_raw_fd(), libc::TCSANOW, &t) };
+    let _ = crate::sys::tty::set_termios(f, &t);
 }
 
 fn restore(f: &File, saved: &libc::termios) {
-    // SAFETY: as above.
-    unsafe { libc::tcsetattr(f.as_raw_fd(), libc::TCSANOW, saved) };
+    let _ = crate::sys::tty::set_termios(f, saved);
 }
 
 /// One console with its terminal.
@@ -352,9 +345,7 @@ impl Screen {
     /// Bytes read now, decoded; a size report updates the size and is not a key.
     fn read_keys(&mut self, now: Instant) -> Vec<Key> {
         let mut buf = [0u8; 256];
-        // SAFETY: reading into a buffer we own.
-        let n = unsafe { libc::read(self.file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        let Ok(n) = usize::try_from(n) else {
+        let Ok(n) = std::io::Read::read(&mut &self.file, &mut buf) else {
             return Vec::new();
         };
         if n == 0 {
@@ -473,19 +464,13 @@ impl Screens {
         } else {
             wait
         };
-        let mut fds: Vec<libc::pollfd> = self
+        let files: Vec<Option<&File>> = self
             .list
             .iter()
-            .map(|s| libc::pollfd {
-                fd: if s.dead { -1 } else { s.file.as_raw_fd() },
-                events: libc::POLLIN,
-                revents: 0,
-            })
+            .map(|s| (!s.dead).then_some(&s.file))
             .collect();
-        let ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
-        // SAFETY: fds is a valid array of pollfd for the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        if n <= 0 {
+        let ready = crate::sys::tty::poll_readable(&files, Some(wait));
+        if !ready.iter().any(|r| r.readable || r.failed) {
             let now = Instant::now();
             for s in &mut self.list {
                 keys.extend(s.stale_keys(now));
@@ -494,10 +479,10 @@ impl Screens {
         }
         let now = Instant::now();
         let mut hung_up = false;
-        for (s, p) in self.list.iter_mut().zip(&fds) {
-            if p.revents & libc::POLLIN != 0 {
+        for (s, r) in self.list.iter_mut().zip(&ready) {
+            if r.readable {
                 keys.extend(s.read_keys(now));
-            } else if p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            } else if r.failed {
                 hung_up = true;
             }
         }

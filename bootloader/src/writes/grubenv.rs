@@ -8,9 +8,9 @@
 //! the ext4 or FAT reader, and the one 512-byte-aligned place among those reads that
 //! holds exactly the file's bytes is the target. No unique place, no write.
 
-use super::slice::{ReadLog, Slice};
-use super::{Location, Volume};
-use crate::disk::{Disk, SECTOR};
+use crate::devices::disk::{Disk, SECTOR};
+use crate::devices::volume::slice::{ReadLog, Slice};
+use crate::devices::volume::{Location, Volume};
 use crate::log::Area;
 use leapboot_menus::grub::grubenv::{self, EnvWrite};
 
@@ -44,7 +44,7 @@ pub fn apply_all(writes: &[EnvWrite]) {
 
 /// Applies one write; `Ok(false)` when the block already holds the values.
 pub fn apply(w: &EnvWrite) -> Result<bool, String> {
-    let vol = crate::discovery::reopen_volume_ref(&w.volume).ok_or("volume is not present")?;
+    let vol = crate::devices::discovery::reopen(&w.volume).ok_or("volume is not present")?;
     let current = vol
         .fs
         .read(&w.path, MAX_ENV_BYTES)
@@ -74,7 +74,7 @@ fn locate(vol: &Volume, loc: &Location, path: &str, contents: &[u8]) -> Result<u
     let log: ReadLog = Default::default();
     let slice = Slice::new(disk.clone(), loc.partition.offset, loc.partition.len)
         .with_read_log(log.clone());
-    let logged = super::open_slice(&disk, &loc.partition, slice)
+    let logged = crate::devices::volume::open_slice(&disk, &loc.partition, slice)
         .map_err(|e| e.to_string())?
         .ok_or("no filesystem")?;
     if logged.info.uuid != vol.info.uuid {

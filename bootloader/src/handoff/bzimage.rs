@@ -374,7 +374,10 @@ impl BzImage {
             parts.push(format!("{} payload", c.as_str()));
         }
         if let Some(i) = h.init_size {
-            parts.push(format!("init_size {}", crate::report::size(u64::from(i))));
+            parts.push(format!(
+                "init_size {}",
+                crate::handoff::report::size(u64::from(i))
+            ));
         }
         parts.push(format!("cmdline_size {}", h.max_cmdline()));
         parts.join(", ")

@@ -54,9 +54,9 @@
 //! directory has free fails with [`CountError::DirectoryFull`]); writing ext4 volumes
 //! (counted entries belong on the ESP or XBOOTLDR, which are FAT) or host directories.
 
-use super::Volume;
-use super::slice::Slice;
-use crate::disk::Disk;
+use crate::devices::disk::Disk;
+use crate::devices::volume::Volume;
+use crate::devices::volume::slice::Slice;
 use leapboot_menus::FsError;
 use std::collections::HashSet;
 use std::path::Path;
@@ -238,7 +238,7 @@ pub struct Renamed {
 /// volume's device. Boot counting's rename, called by the boot path after the kernel
 /// was loaded and before the jump. See the module docs for how it stays crash-safe.
 pub fn rename(vol: &Volume, old: &str, new: &str) -> Result<(), FsError> {
-    if vol.info.fs_type != super::FsType::Fat.as_str() {
+    if vol.info.fs_type != crate::devices::volume::FsType::Fat.as_str() {
         return Err(CountError::NotFat {
             path: old.to_string(),
             device: vol.info.device.clone(),

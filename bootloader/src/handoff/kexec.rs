@@ -18,15 +18,12 @@
 //! `kexec_add_buffer` (EADDRNOTAVAIL when no memory hole fits a segment) and page
 //! allocation (ENOMEM).
 
+use crate::sys;
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd};
 
-/// `KEXEC_FILE_UNLOAD`: unload the loaded kernel.
-pub const KEXEC_FILE_UNLOAD: libc::c_ulong = 0x1;
-/// `KEXEC_FILE_NO_INITRAMFS`: no initrd is passed.
-pub const KEXEC_FILE_NO_INITRAMFS: libc::c_ulong = 0x4;
+pub use sys::kexec::{KEXEC_FILE_NO_INITRAMFS, KEXEC_FILE_UNLOAD};
 
 /// Why a kexec step failed.
 #[derive(Debug, thiserror::Error)]
@@ -179,7 +176,7 @@ const SIGN_REMEDY: &str = "boot a kernel signed with a key the firmware kernel t
 
 /// Decodes a `kexec_file_load` errno into a cause and remedy for this situation.
 pub fn decode_load_error(errno: i32, s: &Situation) -> Decoded {
-    let size = crate::report::size;
+    let size = crate::handoff::report::size;
     let mib_or = |v: Option<u64>| v.map_or("unknown".to_string(), size);
     let locked = s
         .lockdown
@@ -298,18 +295,13 @@ pub fn decode_load_error(errno: i32, s: &Situation) -> Decoded {
 pub fn lockdown_mode() -> Option<String> {
     const PATH: &str = "/sys/kernel/security/lockdown";
     if !std::path::Path::new(PATH).exists() && std::process::id() == 1 {
-        let c = |s: &str| CString::new(s).unwrap_or_default();
-        let (src, target, fs) = (c("securityfs"), c("/sys/kernel/security"), c("securityfs"));
-        // SAFETY: NUL-terminated strings that live for the call, and no data.
-        unsafe {
-            libc::mount(
-                src.as_ptr(),
-                target.as_ptr(),
-                fs.as_ptr(),
-                libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV,
-                std::ptr::null(),
-            )
-        };
+        let _ = sys::mount::mount(
+            "securityfs",
+            "/sys/kernel/security",
+            "securityfs",
+            libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV,
+            None,
+        );
     }
     parse_lockdown(&std::fs::read_to_string(PATH).ok()?)
 }
@@ -398,15 +390,7 @@ impl KmsgWatch {
 
 fn memfd(name: &str, what: &'static str, data: &[u8]) -> Result<File, KexecError> {
     let err = |source| KexecError::Memfd { what, source };
-    let cname =
-        CString::new(name).map_err(|_| err(std::io::Error::from_raw_os_error(libc::EINVAL)))?;
-    // SAFETY: memfd_create takes a NUL-terminated name and flags; it returns a new fd or -1.
-    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(err(std::io::Error::last_os_error()));
-    }
-    // SAFETY: fd was just created and is owned by nothing else.
-    let mut f = unsafe { File::from_raw_fd(fd) };
+    let mut f = sys::kexec::memfd(name).map_err(err)?;
     f.write_all(data).map_err(err)?;
     Ok(f)
 }
@@ -422,55 +406,21 @@ pub fn load(kernel: &[u8], initrd: &[u8], cmdline: &str) -> Result<(), KexecErro
         Some(memfd("leapboot-initrd", "initrd", initrd)?)
     };
     let flags = load_flags(i.is_some());
-    let initrd_fd = i.as_ref().map_or(-1, |f| f.as_raw_fd());
-    let len = c.as_bytes_with_nul().len();
-    // SAFETY: both fds are open for the call; the command line pointer and its length
-    // (which counts the trailing NUL, as the syscall requires) come from one CString.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_kexec_file_load,
-            k.as_raw_fd(),
-            initrd_fd,
-            len as libc::c_ulong,
-            c.as_ptr(),
-            flags,
-        )
-    };
-    if r != 0 {
-        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        return Err(KexecError::Load { errno });
-    }
-    Ok(())
+    sys::kexec::file_load(&k, i.as_ref(), &c, flags).map_err(|errno| KexecError::Load { errno })
 }
 
 /// Unloads a loaded kernel (after a failed handoff, before trying another entry).
 pub fn unload() {
-    // SAFETY: an unload takes no fds and no command line.
-    unsafe {
-        libc::syscall(
-            libc::SYS_kexec_file_load,
-            -1,
-            -1,
-            0 as libc::c_ulong,
-            std::ptr::null::<u8>(),
-            KEXEC_FILE_UNLOAD,
-        )
-    };
+    sys::kexec::unload();
 }
 
 /// Jumps into the loaded kernel. Returns only on failure. Waits (a bounded time) for
 /// the consoles to send what was logged, so the report is complete on a serial line.
 pub fn exec() -> KexecError {
     crate::log::drain_consoles(std::time::Duration::from_secs(3));
-    // SAFETY: sync takes no arguments; reboot with RB_KEXEC does not return on success.
-    unsafe { libc::sync() };
-    let r = unsafe { libc::reboot(libc::LINUX_REBOOT_CMD_KEXEC) };
-    let errno = if r != 0 {
-        std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-    } else {
-        0
-    };
-    KexecError::Exec { errno }
+    KexecError::Exec {
+        errno: sys::kexec::reboot_into_loaded(),
+    }
 }
 
 #[cfg(test)]

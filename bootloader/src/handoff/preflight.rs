@@ -1,12 +1,12 @@
 //! Pre-flight checks before `kexec_file_load`: is the kernel an image this kernel can
-//! load (bzImage magic, protocol, 64-bit flags, not truncated; see [`crate::bzimage`]),
+//! load (bzImage magic, protocol, 64-bit flags, not truncated; see [`crate::handoff::bzimage`]),
 //! is every initrd something the new kernel can unpack (cpio `070701` or a known
 //! compression), does the command line fit, and do the files fit in free memory
 //! (`MemAvailable` in `/proc/meminfo`). A failing check is reported with a remedy and
 //! the load is not attempted, so the user sees the real cause instead of an errno.
 
-use crate::bzimage::{BzImage, Compression, KernelImage};
-use crate::report::size;
+use crate::handoff::bzimage::{BzImage, Compression, KernelImage};
+use crate::handoff::report::size;
 
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,7 +296,7 @@ pub fn run(i: &Inputs<'_>) -> Preflight {
                 message: format!(
                     "the command line is {len} bytes; this kernel takes at most {limit} through kexec_file_load (cmdline_size {} at 0x238, less the NUL and the {} bytes kexec keeps for elfcorehdr=)",
                     b.header.max_cmdline(),
-                    crate::bzimage::KEXEC_CMDLINE_RESERVE
+                    crate::handoff::bzimage::KEXEC_CMDLINE_RESERVE
                 ),
                 remedy: Some("shorten the entry's options or the append setting".into()),
             },

@@ -9,7 +9,6 @@
 use crate::log::Area;
 use leapboot_menus::Menu;
 use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
@@ -34,15 +33,11 @@ fn active_consoles() -> Vec<String> {
 }
 
 fn set_keys_mode(f: &File) {
-    // SAFETY: tcgetattr/tcsetattr on an open fd with a termios we own.
-    unsafe {
-        let mut t: libc::termios = std::mem::zeroed();
-        if libc::tcgetattr(f.as_raw_fd(), &mut t) == 0 {
-            t.c_lflag &= !(libc::ICANON | libc::ECHO);
-            t.c_cc[libc::VMIN] = 1;
-            t.c_cc[libc::VTIME] = 0;
-            libc::tcsetattr(f.as_raw_fd(), libc::TCSANOW, &t);
-        }
+    if let Some(mut t) = crate::sys::tty::get_termios(f) {
+        t.c_lflag &= !(libc::ICANON | libc::ECHO);
+        t.c_cc[libc::VMIN] = 1;
+        t.c_cc[libc::VTIME] = 0;
+        let _ = crate::sys::tty::set_termios(f, &t);
     }
 }
 
@@ -94,31 +89,19 @@ impl Consoles {
 
     /// Waits up to `wait` (forever when `None`) for a key on any console.
     pub fn key(&self, wait: Option<Duration>) -> Option<u8> {
-        let mut fds: Vec<libc::pollfd> = self
-            .list
-            .iter()
-            .map(|(_, f)| libc::pollfd {
-                fd: f.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        if fds.is_empty() {
+        let files: Vec<Option<&File>> = self.list.iter().map(|(_, f)| Some(f)).collect();
+        if files.is_empty() {
             std::thread::sleep(wait.unwrap_or(Duration::from_secs(3600)));
             return None;
         }
-        let ms = wait.map_or(-1, |w| w.as_millis().min(i32::MAX as u128) as i32);
-        // SAFETY: fds is a valid array of pollfd for the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        if n <= 0 {
+        let ready = crate::sys::tty::poll_readable(&files, wait);
+        if !ready.iter().any(|r| r.readable || r.failed) {
             return None;
         }
-        for p in &fds {
-            if p.revents & libc::POLLIN != 0 {
+        for (f, r) in files.iter().flatten().zip(&ready) {
+            if r.readable {
                 let mut b = [0u8; 1];
-                // SAFETY: reading one byte into a buffer we own.
-                let r = unsafe { libc::read(p.fd, b.as_mut_ptr().cast(), 1) };
-                if r == 1 {
+                if let Ok(1) = std::io::Read::read(&mut &**f, &mut b) {
                     return Some(b[0]);
                 }
             }

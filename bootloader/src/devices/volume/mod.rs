@@ -4,14 +4,12 @@
 //! Filesystems are recognised by their superblocks, never by partition type:
 //! ext2/3/4 by the magic 0xEF53 at byte 1080, FAT by a valid BIOS parameter block.
 
-pub mod counting;
 pub mod dir;
-pub mod envwrite;
 pub mod ext4;
 pub mod fat;
 pub mod slice;
 
-use crate::disk::{Disk, Partition};
+use crate::devices::disk::{Disk, Partition};
 use leapboot_menus::{FileSystem, VolumeInfo};
 use slice::Slice;
 

@@ -3,9 +3,9 @@
 //! One bad disk or partition is logged and skipped; a panic in any parser (ours or a
 //! crate's) is caught per disk and per volume, and the scan goes on.
 
-use crate::disk::{self, Disk, Partition, Scheme};
+use crate::devices::disk::{self, Disk, Partition, Scheme};
+use crate::devices::volume::{self, Volume};
 use crate::log::Area;
-use crate::volume::{self, Volume};
 use leapboot_menus::{Menu, VolumeScan, VolumeView, scan_volume};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;

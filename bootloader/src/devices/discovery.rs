@@ -9,13 +9,13 @@
 //! later still joins. Volumes are reopened rather than shared because the ext4
 //! reader is not `Send`; reopening costs a few superblock reads.
 
-use crate::disk::sysfs::{self, BlockDevice};
-use crate::disk::{Disk, Partition};
+use super::disk::sysfs::{self, BlockDevice};
+use super::disk::{Disk, Partition};
+use super::scan;
+use super::volume::{self, Volume};
 use crate::log::Area;
-use crate::scan;
 use crate::settings::Settings;
-use crate::volume::{self, Volume};
-use leapboot_menus::{Menu, VolumeInfo};
+use leapboot_menus::{Menu, VolumeInfo, VolumeRef};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
@@ -141,7 +141,7 @@ fn coordinate(settings: &Settings, tx: &Sender<Event>) {
         Duration::from_millis(settings.device_wait_ms),
         SETTLE_QUIET,
     );
-    crate::report::add(crate::report::Phase::Devices, t.elapsed());
+    crate::phases::add(crate::phases::Phase::Devices, t.elapsed());
     crate::log!(
         Area::Disk,
         "{} disk(s) after {} ms: {}",
@@ -175,10 +175,10 @@ fn coordinate(settings: &Settings, tx: &Sender<Event>) {
     let snapshot = |answered: &[Option<DiskResult>], done: &[bool]| {
         let results: Vec<DiskResult> = answered.iter().flatten().cloned().collect();
         let volumes = {
-            let _t = crate::report::timer(crate::report::Phase::Scan);
+            let _t = crate::phases::timer(crate::phases::Phase::Scan);
             open_volumes(&results)
         };
-        let _t = crate::report::timer(crate::report::Phase::Parse);
+        let _t = crate::phases::timer(crate::phases::Phase::Parse);
         let pending = disks
             .iter()
             .zip(done)
@@ -212,7 +212,7 @@ fn coordinate(settings: &Settings, tx: &Sender<Event>) {
         let waited = Instant::now();
         let answer = wrx.recv_timeout(wait);
         if !settled_sent {
-            crate::report::add(crate::report::Phase::Scan, waited.elapsed());
+            crate::phases::add(crate::phases::Phase::Scan, waited.elapsed());
         }
         match answer {
             Ok((i, parts)) => {
@@ -262,44 +262,20 @@ fn coordinate(settings: &Settings, tx: &Sender<Event>) {
     }
 }
 
-/// Opens the volume an entry lives on by looking at every disk again (PID 1 boots).
-pub fn reopen_volume(entry: &leapboot_menus::Entry) -> Option<Volume> {
-    reopen_volume_ref(&entry.volume)
-}
-
-/// Opens the volume `r` names (by UUID and device) by looking at every disk again.
-pub fn reopen_volume_ref(r: &leapboot_menus::VolumeRef) -> Option<Volume> {
-    let probe = leapboot_menus::Entry {
-        id: String::new(),
-        title: String::new(),
-        version: None,
-        kind: leapboot_menus::EntryKind::Bls,
-        volume: r.clone(),
-        kernel: String::new(),
-        initrds: Vec::new(),
-        cmdline: String::new(),
-        devicetree: None,
-        source: leapboot_menus::Source {
-            file: String::new(),
-            line: 0,
-        },
-        path: None,
-        problem: None,
-        bls: None,
-        uki: None,
-    };
-    let entry = &probe;
+/// Opens the volume `r` names (by UUID and device) by looking at every disk again
+/// (PID 1 boots, and the grubenv writer).
+pub fn reopen(r: &VolumeRef) -> Option<Volume> {
     // The volume's own disk first (`vda` for `vda1`), so a slow disk elsewhere is
     // never touched on the way to the boot.
     let mut disks = sysfs::whole_disks(Path::new("/sys/class/block"));
-    disks.sort_by_key(|d| !entry.volume.device.starts_with(&d.name));
+    disks.sort_by_key(|d| !r.device.starts_with(&d.name));
     for d in disks {
         let Some(parts) = scan::disk_partitions(&d.node, &d.name) else {
             continue;
         };
         let results = [DiskResult { disk: d, parts }];
         for v in open_volumes(&results) {
-            if crate::boot::find_volume(entry, std::slice::from_ref(&v)).is_some() {
+            if super::match_rank(r, &v.info).is_some() {
                 return Some(v);
             }
         }

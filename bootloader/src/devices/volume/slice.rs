@@ -2,9 +2,9 @@
 //! `Write` impl always refuses (the filesystem crates want `Write` in their bounds but
 //! must never write); the one write leapboot makes, boot counting's rename, goes
 //! through [`Slice::write_all_at`] on a slice of a disk opened with
-//! [`Disk::open_rw`](crate::disk::Disk::open_rw).
+//! [`Disk::open_rw`](crate::devices::disk::Disk::open_rw).
 
-use crate::disk::Disk;
+use crate::devices::disk::Disk;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 /// A byte range of a disk.
@@ -130,7 +130,7 @@ impl Slice {
         }
         self.disk.write_at(self.offset + at, buf).map_err(|e| {
             let kind = match &e {
-                crate::disk::DiskError::Write { source, .. } => source.kind(),
+                crate::devices::disk::DiskError::Write { source, .. } => source.kind(),
                 _ => io::ErrorKind::Other,
             };
             io::Error::new(kind, e.to_string())

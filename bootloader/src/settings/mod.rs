@@ -2,6 +2,8 @@
 //! `/etc/leapboot.toml` in the initramfs, then `leapboot.KEY=VALUE` on the firmware
 //! kernel's command line; later wins. A bad value is reported and skipped, never fatal.
 
+pub mod password;
+
 use serde::Deserialize;
 
 /// Path of the settings file inside the initramfs.
@@ -26,7 +28,7 @@ pub struct Settings {
     pub debug: bool,
     /// Append `leapboot.entry=<id>` to the booted entry's command line.
     pub entry_param: bool,
-    /// Locked-down mode: editing needs the password (see `lockdown.rs`).
+    /// Locked-down mode: editing needs the password (see [`password`] and `handoff::lockdown`).
     pub lockdown: bool,
     /// GRUB PBKDF2 password string for locked-down mode.
     pub password: Option<String>,
@@ -147,7 +149,7 @@ impl Settings {
             self.lockdown = l;
         }
         if let Some(p) = f.password {
-            if let Err(e) = crate::lockdown::PasswordHash::parse(&p) {
+            if let Err(e) = password::PasswordHash::parse(&p) {
                 problems.push(format!(
                     "{origin}: {e}; locked-down mode stays on and nothing can be edited"
                 ));

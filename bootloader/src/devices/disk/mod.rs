@@ -187,16 +187,7 @@ fn device_size(file: &File) -> std::io::Result<u64> {
     if !meta.file_type().is_block_device() {
         return Ok(meta.len());
     }
-    use std::os::fd::AsRawFd;
-    let mut size: u64 = 0;
-    // BLKGETSIZE64 = _IOR(0x12, 114, size_t)
-    const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
-    // SAFETY: the ioctl writes one u64 into `size`, which lives for the call.
-    let r = unsafe { libc::ioctl(file.as_raw_fd(), BLKGETSIZE64, &mut size as *mut u64) };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(size)
+    crate::sys::block::size_bytes(file)
 }
 
 /// Which table a partition came from.

@@ -1,0 +1,293 @@
+//! The command line the new kernel gets, as pure functions of the entry, the settings
+//! and the menu's choices ([`handoff_cmdline`]):
+//! - the entry's options and the `append` setting ([`final_cmdline`], what the menu's
+//!   editor starts from), or the menu's edit;
+//! - then `leapboot.entry=<id>` ([`entry_param`]; unless the `entry_param` setting is
+//!   off), added at the handoff as GRUB's `linux` command adds `BOOT_IMAGE=`;
+//! - for a debug boot, what makes its early boot visible on leapboot's consoles
+//!   ([`debug_params`]): `earlycon` for the serial port, `console=` when the entry names
+//!   none, `ignore_loglevel`, `keep_bootcon`, `printk.devkmsg=on`.
+//!
+//! The consoles a debug boot names are a [`ConsoleEnv`]; reading it from the running
+//! system is [`super::consoles`]' job.
+
+use super::BootOptions;
+use crate::settings::{Settings, split_cmdline};
+use leapboot_menus::Entry;
+
+/// `leapboot.entry=<id>`, quoted when the id holds blanks (GRUB title paths); `"` is
+/// dropped from the id, since the kernel's parser has no escape for it.
+pub fn entry_param(id: &str) -> String {
+    let clean: String = id.chars().filter(|&c| c != '"').collect();
+    if clean.chars().any(char::is_whitespace) {
+        format!("leapboot.entry=\"{clean}\"")
+    } else {
+        format!("leapboot.entry={clean}")
+    }
+}
+
+fn push_param(c: &mut String, p: &str) {
+    if p.is_empty() {
+        return;
+    }
+    if !c.is_empty() {
+        c.push(' ');
+    }
+    c.push_str(p);
+}
+
+/// The entry's command line, then the `append` setting: what the menu's editor starts
+/// from. [`handoff_cmdline`] adds what leapboot itself passes.
+pub fn final_cmdline(entry: &Entry, settings: &Settings) -> String {
+    let mut c = entry.cmdline.trim().to_string();
+    if let Some(a) = settings.append.as_deref() {
+        push_param(&mut c, a.trim());
+    }
+    c
+}
+
+/// True when a debug boot was asked for, in the menu or by the `debug` setting.
+pub fn is_debug(settings: &Settings, opts: &BootOptions) -> bool {
+    opts.debug || settings.debug
+}
+
+/// The command line handed over: the menu's edit or [`final_cmdline`], then
+/// `leapboot.entry=<id>` (when the `entry_param` setting is on and the line does not
+/// set it already), then [`debug_params`] for a debug boot.
+pub fn handoff_cmdline(
+    entry: &Entry,
+    settings: &Settings,
+    opts: &BootOptions,
+    consoles: &ConsoleEnv,
+) -> String {
+    let mut c = base_cmdline(entry, settings, opts);
+    if is_debug(settings, opts) {
+        for p in debug_params(&c, consoles) {
+            push_param(&mut c, &p);
+        }
+    }
+    c
+}
+
+/// [`handoff_cmdline`] without the debug parameters.
+pub(crate) fn base_cmdline(entry: &Entry, settings: &Settings, opts: &BootOptions) -> String {
+    let mut c = opts
+        .cmdline_override
+        .clone()
+        .unwrap_or_else(|| final_cmdline(entry, settings));
+    if settings.entry_param && !has_param(&c, "leapboot.entry") {
+        push_param(&mut c, &entry_param(&entry.id));
+    }
+    c
+}
+
+/// A serial port's registers, from `/sys/class/tty/ttySN/{port,iomem_base,io_type}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uart {
+    /// earlycon access method: `io`, `mmio`, `mmio16`, `mmio32`, `mmio32be`.
+    pub access: &'static str,
+    /// I/O port or MMIO address.
+    pub addr: u64,
+}
+
+/// A console leapboot writes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleUse {
+    /// `ttyS0`, `tty0`, `hvc0`.
+    pub name: String,
+    /// Options as in `console=ttyS0,115200n8` (from the firmware command line, else the
+    /// port's current speed).
+    pub options: Option<String>,
+    /// For a 8250-style serial port: where its registers are.
+    pub uart: Option<Uart>,
+}
+
+/// The consoles a debug boot makes visible, and any early console the firmware kernel
+/// itself was given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsoleEnv {
+    /// leapboot's consoles, in the firmware command line's `console=` order.
+    pub consoles: Vec<ConsoleUse>,
+    /// `earlycon=...` or `earlyprintk=...` from the firmware command line.
+    pub firmware_early: Option<String>,
+}
+
+impl ConsoleEnv {
+    /// Fills in options and order from a firmware command line (pure; see [`probe`](ConsoleEnv::probe)).
+    pub fn from_cmdline(firmware_cmdline: &str, mut consoles: Vec<ConsoleUse>) -> ConsoleEnv {
+        let params = split_cmdline(firmware_cmdline);
+        let named: Vec<(String, Option<String>)> = params
+            .iter()
+            .filter_map(|p| p.strip_prefix("console="))
+            .map(|v| match v.split_once(',') {
+                Some((n, o)) => (n.to_string(), Some(o.to_string())),
+                None => (v.to_string(), None),
+            })
+            .collect();
+        for c in &mut consoles {
+            if let Some((_, o)) = named.iter().rev().find(|(n, _)| *n == c.name) {
+                c.options.clone_from(o);
+            }
+        }
+        // Keep the firmware's console= order: the last one becomes /dev/console.
+        consoles.sort_by_key(|c| named.iter().rposition(|(n, _)| *n == c.name));
+        let firmware_early = params
+            .iter()
+            .rev()
+            .find(|p| p.starts_with("earlycon=") || p.starts_with("earlyprintk="))
+            .cloned();
+        ConsoleEnv {
+            consoles,
+            firmware_early,
+        }
+    }
+}
+
+fn has_param(cmdline: &str, key: &str) -> bool {
+    split_cmdline(cmdline)
+        .iter()
+        .any(|p| p.split_once('=').map_or(p.as_str(), |(k, _)| k) == key)
+}
+
+/// What a debug boot adds to `cmdline` so the new kernel's early boot shows on
+/// leapboot's consoles; each only when `cmdline` does not already set it, in this
+/// order (early parameters take effect in command-line order, and the early console
+/// replays what was logged before it only at the log level in force then):
+/// - `ignore_loglevel`: every message, whatever `loglevel=`/`quiet` say;
+/// - `earlycon=uart8250,<io|mmio..>,<addr>,<options>` for the first serial console whose
+///   registers are known (or the firmware kernel's own `earlycon=`/`earlyprintk=`, or
+///   `earlyprintk=serial,ttySN,<speed>` for ttyS0/ttyS1), so messages appear before the
+///   console driver starts;
+/// - `console=` for each of leapboot's consoles, when the entry names no console;
+/// - `keep_bootcon` (the early console keeps printing after the real one starts) and
+///   `printk.devkmsg=on` (user-space `/dev/kmsg` writes are not rate-limited away).
+pub fn debug_params(cmdline: &str, env: &ConsoleEnv) -> Vec<String> {
+    let mut out = Vec::new();
+    if !has_param(cmdline, "ignore_loglevel") {
+        out.push("ignore_loglevel".to_string());
+    }
+    let serial = env.consoles.iter().find(|c| c.name.starts_with("ttyS"));
+    if !has_param(cmdline, "earlycon") && !has_param(cmdline, "earlyprintk") {
+        let opts = |c: &ConsoleUse| c.options.clone().unwrap_or_else(|| "115200".into());
+        if let Some(e) = &env.firmware_early {
+            out.push(e.clone());
+        } else if let Some(c) = serial {
+            match &c.uart {
+                Some(u) => out.push(format!(
+                    "earlycon=uart8250,{},{:#x},{}",
+                    u.access,
+                    u.addr,
+                    opts(c)
+                )),
+                None if c.name == "ttyS0" || c.name == "ttyS1" => {
+                    let speed: String = opts(c).chars().take_while(char::is_ascii_digit).collect();
+                    out.push(format!("earlyprintk=serial,{},{speed}", c.name));
+                }
+                None => {}
+            }
+        }
+    }
+    if !has_param(cmdline, "console") {
+        for c in &env.consoles {
+            match &c.options {
+                Some(o) => out.push(format!("console={},{o}", c.name)),
+                None => out.push(format!("console={}", c.name)),
+            }
+        }
+    }
+    for (key, param) in [
+        ("keep_bootcon", "keep_bootcon"),
+        ("printk.devkmsg", "printk.devkmsg=on"),
+    ] {
+        if !has_param(cmdline, key) {
+            out.push(param.to_string());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_param_quotes_blanks() {
+        assert_eq!(entry_param("debian-6.1"), "leapboot.entry=debian-6.1");
+        assert_eq!(
+            entry_param("Advanced options>Debian \"x\""),
+            "leapboot.entry=\"Advanced options>Debian x\""
+        );
+    }
+
+    fn serial_env() -> ConsoleEnv {
+        ConsoleEnv::from_cmdline(
+            "console=tty0 console=ttyS0,115200n8 quiet",
+            vec![
+                ConsoleUse {
+                    name: "ttyS0".into(),
+                    options: None,
+                    uart: Some(Uart {
+                        access: "io",
+                        addr: 0x3f8,
+                    }),
+                },
+                ConsoleUse {
+                    name: "tty0".into(),
+                    options: None,
+                    uart: None,
+                },
+            ],
+        )
+    }
+
+    #[test]
+    fn debug_params_for_serial() {
+        let env = serial_env();
+        assert_eq!(env.consoles[0].name, "tty0");
+        assert_eq!(env.consoles[1].options.as_deref(), Some("115200n8"));
+        assert_eq!(
+            debug_params("root=/dev/sda1 quiet", &env),
+            [
+                "ignore_loglevel",
+                "earlycon=uart8250,io,0x3f8,115200n8",
+                "console=tty0",
+                "console=ttyS0,115200n8",
+                "keep_bootcon",
+                "printk.devkmsg=on"
+            ]
+        );
+        // What the entry sets already is not added again.
+        assert_eq!(
+            debug_params(
+                "console=ttyS1 earlyprintk=vga keep_bootcon printk.devkmsg=ratelimit",
+                &env
+            ),
+            ["ignore_loglevel"]
+        );
+    }
+
+    #[test]
+    fn debug_params_reuse_firmware_early_console_and_fall_back_to_earlyprintk() {
+        let env = ConsoleEnv::from_cmdline(
+            "console=ttyS0 earlycon=uart8250,mmio32,0xfe215040,115200",
+            vec![ConsoleUse {
+                name: "ttyS0".into(),
+                options: Some("9600".into()),
+                uart: None,
+            }],
+        );
+        assert_eq!(
+            debug_params("", &env)[1],
+            "earlycon=uart8250,mmio32,0xfe215040,115200"
+        );
+        let env = ConsoleEnv {
+            consoles: vec![ConsoleUse {
+                name: "ttyS1".into(),
+                options: Some("57600n8".into()),
+                uart: None,
+            }],
+            firmware_early: None,
+        };
+        assert_eq!(debug_params("", &env)[1], "earlyprintk=serial,ttyS1,57600");
+    }
+}
