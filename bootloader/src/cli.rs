@@ -26,7 +26,7 @@ enum Command {
     List {
         #[command(flatten)]
         src: Source,
-        /// Print one JSON object {"entries": [...]} (the shape in CONVENTIONS.md).
+        /// Print one JSON object {"schema_version": 1, "entries": [...]} (docs/json.md, docs/list.schema.json).
         #[arg(long)]
         json: bool,
     },
@@ -231,7 +231,12 @@ fn check(scans: &[VolumeScan], menu: &Menu) -> ExitCode {
     }
 }
 
-/// The `list --json` document (CONVENTIONS.md, "Entries").
+/// The version of the `list --json` shape: raised when a field changes meaning or
+/// goes away (new fields do not raise it).
+pub const LIST_SCHEMA_VERSION: u32 = 1;
+
+/// The `list --json` document, described in `docs/json.md` and `docs/list.schema.json`:
+/// [`LIST_SCHEMA_VERSION`] and every entry in boot order.
 pub fn to_json(menu: &Menu) -> serde_json::Value {
     let entries: Vec<_> = menu
         .entries
@@ -258,5 +263,5 @@ pub fn to_json(menu: &Menu) -> serde_json::Value {
             v
         })
         .collect();
-    json!({ "entries": entries })
+    json!({ "schema_version": LIST_SCHEMA_VERSION, "entries": entries })
 }

@@ -1,4 +1,4 @@
-//! The console + kmsg logger (CONVENTIONS.md, "Log lines").
+//! The console + kmsg logger (the line format is in `docs/log.md`).
 //!
 //! Every line is `[SSSSS.UUUUUU] leapboot: AREA: message`, stamped with
 //! CLOCK_BOOTTIME, the clock printk uses, so leapboot's lines and the kernel's sort
@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::Write;
 use std::sync::Mutex;
 
-/// Log areas (CONVENTIONS.md).
+/// Log areas (`docs/log.md`, "Areas").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
     /// PID 1 duties, settings.

@@ -1,4 +1,4 @@
-//! Settings (CONVENTIONS.md, "Settings"): built-in defaults, then
+//! Settings (`docs/settings.md`): built-in defaults, then
 //! `/etc/leapboot.toml` in the initramfs, then `leapboot.KEY=VALUE` on the firmware
 //! kernel's command line; later wins. A bad value is reported and skipped, never fatal.
 
