@@ -4,9 +4,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(u) = leapboot_menus::uki::parse(data) {
+    if let Ok(u) = leapboot_menus::bls::uki::parse(data) {
         if let Some(os) = &u.os_release {
-            let _ = leapboot_menus::uki::os_release_info(os);
+            let _ = leapboot_menus::bls::uki::os_release_info(os);
         }
     }
 });

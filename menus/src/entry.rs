@@ -104,6 +104,32 @@ pub struct BlsMeta {
     pub sd_id: String,
 }
 
+/// One section's bytes within a unified kernel image file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SectionRange {
+    /// Offset from the start of the file.
+    pub offset: u64,
+    /// Length in bytes.
+    pub size: u64,
+}
+
+/// Where the sections a kexec boot needs lie in a unified kernel image file (a Type #2
+/// image, or the program of a Type #1 `uki`/`efi` entry); the boot path reads them as
+/// byte ranges of [`Entry::kernel`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UkiSections {
+    /// `.linux`: the kernel image.
+    pub linux: Option<SectionRange>,
+    /// `.initrd`: the initrd.
+    pub initrd: Option<SectionRange>,
+    /// `.cmdline`: the kernel command line (already in [`Entry::cmdline`], cleaned up).
+    pub cmdline: Option<SectionRange>,
+    /// `.osrel`: the OS's os-release.
+    pub osrel: Option<SectionRange>,
+    /// `.uname`: the kernel's `uname -r`.
+    pub uname: Option<SectionRange>,
+}
+
 /// One bootable (or listed-but-unbootable) kernel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
@@ -139,7 +165,7 @@ pub struct Entry {
     /// its `.linux`, `.initrd` and `.cmdline` sections lie inside the file `kernel`, so the
     /// boot path can read those byte ranges and hand them to kexec.
     #[serde(skip)]
-    pub uki: Option<crate::uki::UkiSections>,
+    pub uki: Option<UkiSections>,
 }
 
 impl Entry {

@@ -4,6 +4,9 @@
 //! and compared case-sensitively; a FAT implementation may match names without
 //! regard to case, as FAT itself does.
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
+use crate::entry::VolumeInfo;
 use std::collections::BTreeMap;
 
 /// What a path names.
@@ -157,6 +160,16 @@ pub trait FileSystem {
     }
 }
 
+/// One volume as the sources see it: identity plus read-only files. A scan gets every
+/// volume's view, since a source may look at the others (GRUB's `search`).
+#[derive(Clone, Copy)]
+pub struct VolumeView<'a> {
+    /// Identity and role.
+    pub info: &'a VolumeInfo,
+    /// Its files.
+    pub fs: &'a dyn FileSystem,
+}
+
 /// Joins a directory and a name with one `/`.
 pub fn join(dir: &str, name: &str) -> String {
     if dir.ends_with('/') {
@@ -219,13 +232,18 @@ impl MemFs {
     }
 }
 
+/// A buffer's length as a file size.
+fn len_u64(data: &[u8]) -> u64 {
+    u64::try_from(data.len()).unwrap_or(u64::MAX)
+}
+
 impl FileSystem for MemFs {
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, FsError> {
         let key = normalize(path).unwrap_or_default();
         match self.files.get(&key) {
-            Some(data) if data.len() as u64 > limit => Err(FsError::TooLarge {
+            Some(data) if len_u64(data) > limit => Err(FsError::TooLarge {
                 path: path.to_string(),
-                size: data.len() as u64,
+                size: len_u64(data),
                 limit,
             }),
             Some(data) => Ok(data.clone()),
@@ -274,7 +292,7 @@ impl FileSystem for MemFs {
         if let Some(data) = self.files.get(&key) {
             return Ok(Metadata {
                 kind: FileKind::File,
-                len: data.len() as u64,
+                len: len_u64(data),
             });
         }
         let prefix = Self::dir_prefix(&key);

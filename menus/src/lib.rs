@@ -1,37 +1,60 @@
 //! `leapboot-menus`: where boot entries come from.
 //!
 //! Pure logic, no device I/O and no printing. The caller hands in one volume at a
-//! time as a [`VolumeInfo`] plus a read-only [`FileSystem`]; the sources in this
-//! crate (Boot Loader Specification entries, unified kernel images, and GRUB
-//! configs run by a GRUB script interpreter, [`grub`]) read files through that trait
-//! and return [`Entry`] values with [`Diagnostic`]s for everything they skipped.
-//! [`Menu`] merges the entries of every volume, puts them in boot order and picks the
-//! default with one ladder used by the TUI, the headless path and `leapboot list`.
+//! time as a [`VolumeInfo`] plus a read-only [`FileSystem`] (together a
+//! [`VolumeView`]); the sources read files through that trait and return [`Entry`]
+//! values with [`Diagnostic`]s for everything they skipped. [`Menu`] merges the entries
+//! of every volume, puts them in boot order and picks the default with one ladder used
+//! by the TUI, the headless path and `leapboot list`.
 //!
 //! ```text
-//! FileSystem + VolumeInfo ──> scan::scan_volume ──> VolumeScan { entries, grub, diagnostics }
-//!                                                        │
-//!                         every volume's scan ──> Menu::assemble ──> ordered entries + default
+//!                    ┌─> bls::scan ──────> Type #1 entries + loader.conf   (bls::entry, bls::loader_conf)
+//! VolumeView ──> scan ─> bls::uki::scan ─> Type #2 entries                 (pe <── bytes)
+//!  (fs, entry)       └─> grub::scan ─────> GRUB entries, default, env writes (grub::lexer, parser, interp)
+//!                                  │
+//!        every volume's VolumeScan ──> Menu::assemble ──> bls::order + GRUB order ──> default ladder (glob)
 //! ```
+//!
+//! The modules, bottom up (each uses only those above it, so no two import each other):
+//!
+//! - [`bytes`]: bounded little-endian reads; [`diag`]: diagnostics; [`entry`]: the entry
+//!   model ([`Entry`], [`VolumeInfo`], where a UKI's sections lie); [`fs`]: the
+//!   filesystem seam and [`VolumeView`].
+//! - [`pe`]: the PE/COFF header reader (Microsoft "PE Format"), for UKIs and the
+//!   bootloader's bzImage pre-flight. [`glob`]: the two glob dialects of the default
+//!   ladder (systemd-boot's `efi_fnmatch`, leapboot's id glob).
+//! - [`bls`]: the UAPI Boot Loader Specification: Type #1 entries, `loader.conf`,
+//!   versions, boot counters, systemd-boot's order, and Type #2 unified kernel images
+//!   ([`bls::uki`]).
+//! - [`grub`]: GRUB configs run by a GRUB script interpreter (its `blscfg` reads entry
+//!   files the way rhboot's GRUB does, not through [`bls`]).
+//! - [`scan`]: runs every source on a volume; [`menu`]: the merged menu and default.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bls;
+pub mod bytes;
 pub mod diag;
 pub mod entry;
 pub mod fs;
 pub mod glob;
 pub mod grub;
 pub mod menu;
+pub mod pe;
 pub mod scan;
-pub mod uki;
+
+/// Former path of [`bls::uki`], kept until the `leapboot` crate moves to the new one.
+#[doc(hidden)]
+pub use bls::uki;
 
 pub use diag::{Diagnostic, Severity};
-pub use entry::{Entry, EntryKind, Source, VolumeInfo, VolumeRef, VolumeRole};
-pub use fs::{DirEntry, FileKind, FileSystem, FsError, MemFs, Metadata};
+pub use entry::{
+    Entry, EntryKind, SectionRange, Source, UkiSections, VolumeInfo, VolumeRef, VolumeRole,
+};
+pub use fs::{DirEntry, FileKind, FileSystem, FsError, MemFs, Metadata, VolumeView};
 pub use menu::Menu;
-pub use scan::{VolumeScan, VolumeView, scan_all, scan_volume};
+pub use scan::{VolumeScan, scan_all, scan_volume};
 
 /// Largest config file (BLS entry, loader.conf, grub.cfg) any source reads.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;

@@ -54,25 +54,26 @@ pub struct Menu {
     pub env_writes: Vec<Vec<EnvWrite>>,
 }
 
-/// True when a `default` setting glob matches an entry: against leapboot's id, or, for a
-/// BLS or UKI entry, against the id systemd-boot uses ([`crate::entry::BlsMeta::sd_id`]:
-/// file name without counter, with `.conf`/`.efi`), without regard to ASCII case.
+/// True when a `default` setting glob matches an entry ([`glob::id_glob`]: ASCII case
+/// ignored, negated sets): against leapboot's id, or, for a BLS or UKI entry, against
+/// the id systemd-boot uses ([`crate::entry::BlsMeta::sd_id`]: file name without counter,
+/// with `.conf`/`.efi`).
 pub fn pattern_matches(pattern: &str, e: &Entry) -> bool {
-    glob::matches(pattern, &e.id)
+    glob::id_glob(pattern, &e.id)
         || e.bls
             .as_ref()
-            .is_some_and(|m| glob::matches(pattern, &m.sd_id))
+            .is_some_and(|m| glob::id_glob(pattern, &m.sd_id))
 }
 
 /// True when a `loader.conf` `default` glob matches an entry exactly as systemd-boot
-/// matches it (`config_find_entry` in `src/boot/boot.c`, with `efi_fnmatch`'s pattern
-/// rules, [`bls::pattern`]): only BLS and UKI entries, and only their systemd-boot id,
+/// matches it (`config_find_entry` in `src/boot/boot.c`, with [`glob::efi_fnmatch`]):
+/// only BLS and UKI entries, and only their systemd-boot id,
 /// lowercased, suffix included (`default fedora-*` matches `fedora-6.8.conf`;
 /// `default fedora-6.8` does not).
 pub fn loader_conf_matches(pattern: &str, e: &Entry) -> bool {
     e.bls
         .as_ref()
-        .is_some_and(|m| bls::pattern::matches(&pattern.to_ascii_lowercase(), &m.sd_id))
+        .is_some_and(|m| glob::efi_fnmatch(&pattern.to_ascii_lowercase(), &m.sd_id))
 }
 
 /// True for entries ordered by the Boot Loader Specification rules.
@@ -143,11 +144,12 @@ impl Menu {
         };
         let mut default = None;
         let mut reason = None;
-        if let Some(p) = setting_default.filter(|p| !p.is_empty()) {
-            if let Some(i) = find(p) {
-                default = Some(i);
-                reason = Some(DefaultReason::Setting(p.to_string()));
-            }
+        let by_setting = setting_default
+            .filter(|p| !p.is_empty())
+            .and_then(|p| find(p).map(|i| (p, i)));
+        if let Some((p, i)) = by_setting {
+            default = Some(i);
+            reason = Some(DefaultReason::Setting(p.to_string()));
         }
         if default.is_none() {
             // systemd-boot reads the loader.conf of its own ESP; leapboot prefers an ESP's.

@@ -5,17 +5,10 @@
 use crate::bls::{self, loader_conf::LoaderConf};
 use crate::diag::Diagnostic;
 use crate::entry::{Entry, VolumeInfo};
-use crate::fs::FileSystem;
 use crate::grub::{self, GrubScan};
 
-/// One volume as the sources see it: identity plus read-only files.
-#[derive(Clone, Copy)]
-pub struct VolumeView<'a> {
-    /// Identity and role.
-    pub info: &'a VolumeInfo,
-    /// Its files.
-    pub fs: &'a dyn FileSystem,
-}
+/// Where [`VolumeView`] lives now; re-exported so `scan::VolumeView` keeps working.
+pub use crate::fs::VolumeView;
 
 /// Everything the sources found on one volume.
 #[derive(Debug)]
@@ -40,7 +33,7 @@ pub fn scan_volume(volumes: &[VolumeView<'_>], index: usize) -> Option<VolumeSca
     let mut diagnostics = Vec::new();
     let bls = bls::scan(view.info, view.fs, &mut diagnostics);
     let mut entries = bls.entries;
-    entries.extend(crate::uki::scan(view.info, view.fs, &mut diagnostics));
+    entries.extend(bls::uki::scan(view.info, view.fs, &mut diagnostics));
     let grub = grub::scan(volumes, index, &mut diagnostics);
     if let Some(g) = &grub {
         entries.extend(g.entries.iter().cloned());

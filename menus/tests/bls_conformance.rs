@@ -27,10 +27,13 @@
 //! `LEAPBOOT_REQUIRE_BOOTCTL=1`, when it fails. Corpus layouts are read from
 //! `../shared/corpus/bls` beside the repository and skipped with a notice when absent.
 
+// Test helpers outside #[test] fns unwrap, expect and panic: a failure there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot_menus::entry::{VolumeInfo, VolumeRole};
 use leapboot_menus::fs::MemFs;
 use leapboot_menus::scan::{VolumeView, scan_all};
-use leapboot_menus::{Menu, uki};
+use leapboot_menus::{Menu, bls::uki};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -454,6 +457,12 @@ fn check(l: &Layout, listed: Vec<Listed>, ours: &Ours) -> Vec<String> {
 fn corpus_layouts() -> Option<Vec<Layout>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/bls");
     if !root.is_dir() {
+        // scripts/test (and so CI, which has ../shared) must not pass without them.
+        assert!(
+            std::env::var_os("LEAPBOOT_REQUIRE_CORPUS").is_none_or(|v| v != "1"),
+            "{} is missing and LEAPBOOT_REQUIRE_CORPUS=1",
+            root.display()
+        );
         eprintln!(
             "SKIP corpus layouts: {} not found (a plain clone has no ../shared)",
             root.display()

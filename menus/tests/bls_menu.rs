@@ -2,12 +2,15 @@
 //! the default ladder (`leapboot.default` setting, then `loader.conf`, then the first
 //! bootable entry) and the boot-counter rename, one named test per rule.
 
+// Test helpers outside #[test] fns unwrap, expect and panic: a failure there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot_menus::bls::counter::rename_for_boot;
 use leapboot_menus::entry::{EntryKind, VolumeInfo, VolumeRole};
 use leapboot_menus::fs::MemFs;
 use leapboot_menus::menu::DefaultReason;
 use leapboot_menus::scan::{VolumeView, scan_all};
-use leapboot_menus::{Menu, uki};
+use leapboot_menus::{Menu, bls::uki};
 
 fn info(device: &str, role: VolumeRole) -> VolumeInfo {
     VolumeInfo {
@@ -241,7 +244,8 @@ fn uki_entry_carries_sections() {
     let m = menu(&[(info("esp", VolumeRole::Esp), fs)], None);
     let e = m.default_entry().unwrap();
     let s = e.uki.as_ref().unwrap();
-    let slice = |r: uki::SectionRange| &img[r.offset as usize..(r.offset + r.size) as usize];
+    let slice =
+        |r: leapboot_menus::SectionRange| &img[r.offset as usize..(r.offset + r.size) as usize];
     assert_eq!(
         (slice(s.linux.unwrap()), slice(s.initrd.unwrap())),
         (&b"KERNEL"[..], &b"INITRD"[..])

@@ -1,3 +1,6 @@
+// Test helpers outside #[test] fns unwrap, expect and panic: a failure there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 //! Every GRUB config of the shared corpus in `../shared/corpus/grub` beside the
 //! repository (real distribution configs; their origin and licences are in that
 //! folder's README, which asks that they stay there rather than be copied in), run the

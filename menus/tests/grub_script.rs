@@ -2,6 +2,10 @@
 //! functions, `search`, devices, menus, defaults, grubenv and limits. Expected values
 //! follow GRUB's sources (`grub-core/script/*.c`, `normal/menu.c`, `commands/*.c`).
 
+// Test helpers outside #[test] fns (and `grub_common`) unwrap, expect and panic: a failure
+// there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod grub_common;
 use grub_common::*;
 use leapboot_menus::grub::grubenv::{EnvBlock, EnvChange};

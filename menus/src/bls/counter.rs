@@ -8,10 +8,12 @@
 //! `boot_entry_parse_tries` (`src/boot/boot.c`); the rename mirrors the `next_name` that
 //! `boot_entry_parse_tries` prepares and `boot_entry_bump_counters` applies.
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use crate::entry::Entry;
 
 /// The largest counter systemd accepts (`INT_MAX`).
-pub const MAX_TRIES: u32 = i32::MAX as u32;
+pub const MAX_TRIES: u32 = i32::MAX.unsigned_abs();
 
 /// A boot counter read from a file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

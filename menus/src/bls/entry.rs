@@ -8,6 +8,8 @@
 //! by [`super::scan`], as systemd-boot decides it: no `linux`/`efi`/`uki` key, two of
 //! them at once ([`EntryFile::conflict`]), or another `architecture`.
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use crate::diag::{Diagnostic, Severity};
 use crate::fs::normalize;
 

@@ -5,7 +5,9 @@
 //! does not parse is reported and leaves the earlier value in place.
 //!
 //! Lines are split as systemd-boot's `line_get_key_value` splits them (see
-//! [`super::entry::split_line`]).
+//! `bls::entry::split_line`).
+
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
 
 use super::entry::key_values;
 use crate::diag::{Diagnostic, Severity};

@@ -1,6 +1,7 @@
-//! Boot Loader Specification sources: Type #1 entry files and `loader.conf`, read so that
-//! leapboot lists, orders and chooses entries as systemd-boot does. (Type #2 images are in
-//! [`crate::uki`]; both kinds are ordered together by [`order::compare`].)
+//! Boot Loader Specification sources: Type #1 entry files and `loader.conf` (this
+//! module, [`entry`], [`loader_conf`]) and Type #2 unified kernel images ([`uki`]), read
+//! so that leapboot lists, orders and chooses entries as systemd-boot does; both kinds
+//! are ordered together by [`order::compare`] ([`version`], [`counter`]).
 //!
 //! Where entries are looked for on a volume: `/loader/entries/*.conf` (the ESP or
 //! XBOOTLDR layout; the menu merges every volume's entries) and
@@ -24,11 +25,13 @@
 //! program is a unified kernel image (booted from its sections). Other `efi` programs and
 //! `uki-url` entries are listed as unbootable. `devicetree-overlay` is parsed, not applied.
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 pub mod counter;
 pub mod entry;
 pub mod loader_conf;
 pub mod order;
-pub mod pattern;
+pub mod uki;
 pub mod version;
 
 use crate::diag::{Diagnostic, Severity};
@@ -189,14 +192,17 @@ pub fn merge_interrupted_renames(
         }
     }
     for &(old, new) in superseded.iter().rev() {
+        let (Some(old), Some(new)) = (entries.get(old), entries.get(new)) else {
+            continue;
+        };
         diags.push(Diagnostic::new(
             Severity::Warning,
-            &entries[old].source.file,
+            &old.source.file,
             0,
             format!(
                 "the same file as {} under its name before a boot-counting rename that was \
                  interrupted; listing only {}",
-                entries[new].source.file, entries[new].source.file
+                new.source.file, new.source.file
             ),
         ));
     }
@@ -316,10 +322,8 @@ fn load_entry(
                     vol.device
                 ));
             } else if k != LoaderKey::Linux {
-                match crate::uki::load(fs, &p) {
-                    Ok(u)
-                        if u.machine == crate::uki::HOST_MACHINE && u.sections.linux.is_some() =>
-                    {
+                match uki::load(fs, &p) {
+                    Ok(u) if u.machine == uki::HOST_MACHINE && u.sections.linux.is_some() => {
                         if file.options.is_empty() {
                             cmdline = u.cmdline.clone().unwrap_or_default();
                         }
@@ -559,8 +563,8 @@ mod tests {
 
     #[test]
     fn efi_and_uki_keys() {
-        let img = crate::uki::build(
-            crate::uki::HOST_MACHINE,
+        let img = uki::build(
+            uki::HOST_MACHINE,
             &[
                 (".osrel", b"ID=x\n"),
                 (".cmdline", b"from-uki"),

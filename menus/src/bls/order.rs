@@ -100,25 +100,6 @@ pub fn sort(entries: &mut [Entry]) {
 /// Only bootable entries take part: systemd-boot does not list the others at all, so
 /// their titles do not make a listed entry's title longer.
 pub fn unique_titles(entries: &mut [Entry]) {
-    let idx: Vec<usize> = (0..entries.len())
-        .filter(|&i| entries[i].bootable())
-        .collect();
-    let mut unique = vec![true; entries.len()];
-
-    let all_unique = |entries: &[Entry], unique: &mut [bool]| -> bool {
-        let mut ok = true;
-        for (n, &i) in idx.iter().enumerate() {
-            for &k in &idx[n + 1..] {
-                if entries[i].title == entries[k].title {
-                    unique[i] = false;
-                    unique[k] = false;
-                    ok = false;
-                }
-            }
-        }
-        ok
-    };
-
     type Extra = fn(&Entry) -> Option<String>;
     let stages: [Extra; 3] = [
         |e| e.version.clone(),
@@ -138,20 +119,31 @@ pub fn unique_titles(entries: &mut [Entry]) {
         },
     ];
     for extra in stages {
-        if all_unique(entries, &mut unique) {
+        let clashing = clashing_titles(entries);
+        if !clashing.contains(&true) {
             return;
         }
-        for &i in &idx {
-            if unique[i] {
-                continue;
-            }
-            unique[i] = true;
-            if let Some(x) = extra(&entries[i]) {
-                let e = &mut entries[i];
+        for (e, clash) in entries.iter_mut().zip(clashing) {
+            if let Some(x) = extra(e).filter(|_| clash) {
                 e.title = format!("{} ({x})", e.title);
             }
         }
     }
+}
+
+/// For each entry, whether it is bootable and another bootable entry has its title.
+fn clashing_titles(entries: &[Entry]) -> Vec<bool> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            e.bootable()
+                && entries
+                    .iter()
+                    .enumerate()
+                    .any(|(k, o)| k != i && o.bootable() && o.title == e.title)
+        })
+        .collect()
 }
 
 #[cfg(test)]

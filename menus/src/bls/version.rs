@@ -8,6 +8,8 @@
 //! below `0`, while the specification's examples list `'' < ~` and `0 < ~`. The tests
 //! name both cases.
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use std::cmp::Ordering;
 
 /// Characters that take part in the comparison; all others only separate segments.

@@ -23,6 +23,8 @@
 //! Not reproduced: the newest rhboot also scans the ESP it was started from and
 //! `/EFI/Linux` unified kernel images (leapboot finds those itself).
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use super::interp::{
     BlsOrigin, Body, ERR_BAD_ARGUMENT, ERR_FILE_NOT_FOUND, ERR_NONE, FileRef, Interp, Loc, MenuItem,
 };

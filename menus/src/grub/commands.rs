@@ -3,6 +3,8 @@
 //! the rest (`grub_script_execute_cmdline`: a function of that name, else an
 //! assignment if the word holds `=`, else an unknown command, logged and skipped).
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use super::grubenv::EnvChange;
 use super::interp::{
     Body, ERR_BAD_ARGUMENT, ERR_BAD_NUMBER, ERR_FILE_NOT_FOUND, ERR_INVALID_COMMAND, ERR_NO_KERNEL,

@@ -18,6 +18,8 @@
 //! `9af7b02a...-5.18.0` selects that entry there but index 9 upstream. leapboot
 //! follows upstream.
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 /// GRUB's `grub_strtoull` with base 0, as far as the menu code uses it: `Ok(n)` with
 /// the rest of the string, `Err(true)` when no digit was found (`GRUB_ERR_BAD_NUMBER`),
 /// `Err(false)` on overflow.

@@ -10,6 +10,8 @@
 //! over the same sectors. Lines that start with `#` (comments, padding) are skipped
 //! when reading and kept when editing.
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use crate::entry::{Source, VolumeRef};
 
 /// The first line of every environment block.

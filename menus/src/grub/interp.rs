@@ -22,6 +22,8 @@
 //! Every loop, call and file is bounded (see [`Limits`]); running out ends the scan
 //! with an error diagnostic and keeps what was found so far.
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use super::GrubOptions;
 use super::grubenv::{EnvBlock, EnvChange, EnvWrite};
 use super::lexer::{DqPart, Part, Source, Word};
@@ -29,8 +31,7 @@ use super::parser::{Cmd, Parser, Script};
 use super::paths::{DeviceMap, split_file_name};
 use crate::diag::{Diagnostic, Severity};
 use crate::entry;
-use crate::fs::normalize;
-use crate::scan::VolumeView;
+use crate::fs::{VolumeView, normalize};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 

@@ -15,6 +15,8 @@
 //! CentOS/RHEL media rely on (`LABEL=CentOS\x207\x20x86_64`); upstream GRUB would
 //! turn it into `x20`.
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 /// One piece of a word, in source order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Part {

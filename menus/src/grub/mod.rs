@@ -70,6 +70,8 @@
 //! copy of the environment, so changes a failed entry makes are not seen by its
 //! fallbacks.
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 pub mod blscfg;
 mod commands;
 pub mod default;
@@ -86,8 +88,7 @@ pub use interp::Limits;
 
 use crate::diag::{Diagnostic, Severity};
 use crate::entry::{Entry, EntryKind, Source, VolumeRef};
-use crate::fs::{FileKind, FileSystem};
-use crate::scan::VolumeView;
+use crate::fs::{FileKind, FileSystem, VolumeView};
 use default::{GrubTimeout, default_index, fallback_list};
 use grubenv::EnvWrite;
 use interp::{BootPlan, EvalKind, EvalMenu, FileRef, Halt, Interp, LoaderKind, MenuItem};

@@ -11,6 +11,8 @@
 //! - an option that needs a value and has none fails the whole command
 //!   (`missing mandatory option`).
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 /// Whether an option takes a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Takes {

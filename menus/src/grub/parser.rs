@@ -14,6 +14,8 @@
 //! - functions are defined only at the top of a unit, never inside a block or `if`;
 //! - reserved words are arguments when they are not in command position.
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use super::lexer::{Lexer, Source, TokKind, Token, Word};
 use std::rc::Rc;
 

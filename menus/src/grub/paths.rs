@@ -12,6 +12,8 @@
 //! of different kinds); configs written by grub-mkconfig always `search` by UUID
 //! first, so the name matters only when that search fails.
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use crate::entry::VolumeInfo;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

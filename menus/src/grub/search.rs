@@ -9,6 +9,8 @@
 //! LVM, LUKS...) are not searched, so a search for them fails here where GRUB might
 //! succeed; that shows up as a missing kernel on the entry.
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use super::interp::{
     ERR_BAD_ARGUMENT, ERR_FILE_NOT_FOUND, ERR_INVALID_COMMAND, ERR_NONE, FileRef, Interp,
 };

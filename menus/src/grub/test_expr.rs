@@ -6,6 +6,8 @@
 //! tighter than `-o` because `-o` closes the running `and` group. The words `<` and
 //! `>` must be quoted in a config (unquoted they are syntax errors).
 
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use super::default::strtoul;
 use super::interp::{ERR_NONE, ERR_TEST_FAILURE, Interp};
 use crate::fs::FileKind;

@@ -75,16 +75,6 @@ pub fn load_dir(root: &Path) -> MemFs {
     fs
 }
 
-/// The shared corpus folder (`<repo>/../shared/corpus`), when it exists.
-pub fn corpus() -> Option<std::path::PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        println!("NOTICE: {} is absent; corpus checks skipped", p.display());
-        None
-    }
-}
 
 /// A readable listing of a scan, for test output.
 pub fn render(s: &GrubScan) -> String {

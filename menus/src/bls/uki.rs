@@ -1,94 +1,44 @@
 //! Type #2 entries: unified kernel images (Boot Loader Specification, "Type #2 EFI
 //! Unified Kernel Images"; the UAPI "Unified Kernel Image" specification) in
-//! `/EFI/Linux/*.efi`.
+//! `/EFI/Linux/*.efi`, and the programs of Type #1 `uki`/`efi` entries.
 //!
 //! A UKI is a PE file whose sections carry the kernel (`.linux`), initrd (`.initrd`),
 //! command line (`.cmdline`), the OS's `os-release` (`.osrel`) and `uname -r` (`.uname`).
 //! A kexec loader does not run the EFI stub: it reads the `.linux` and `.initrd` byte
-//! ranges this module finds and hands them to kexec with `.cmdline`.
+//! ranges this module finds ([`UkiSections`]) and hands them to kexec with `.cmdline`.
 //!
-//! The PE walk mirrors systemd-boot's `pe_section_table_from_file` and
-//! `pe_locate_sections` (`src/boot/pe.c`): the DOS and PE headers are checked, the
-//! machine type must be this machine's, the first section of each name wins, and a
-//! section's bytes in the file are `min(SizeOfRawData, VirtualSize)` from
-//! `PointerToRawData`. Menu data mirrors `boot_entry_add_type2` (`src/boot/boot.c`): the
-//! title, version and sort key come from `.osrel` by `bootspec_pick_name_version_sort_key`,
-//! an image without `.osrel` or without any name field is not listed, and `.cmdline` is
-//! cleaned up by `mangle_stub_cmdline`.
+//! The headers are read by [`crate::pe`]; on top of it this module mirrors systemd-boot's
+//! `pe_locate_sections` (`src/boot/pe.c`): the machine type must be this machine's, the
+//! first section of each name wins, and a section's bytes in the file are
+//! `min(SizeOfRawData, VirtualSize)` from `PointerToRawData`. Menu data mirrors
+//! `boot_entry_add_type2` (`src/boot/boot.c`): the title, version and sort key come from
+//! `.osrel` by `bootspec_pick_name_version_sort_key`, an image without `.osrel` or without
+//! any name field is not listed, and `.cmdline` is cleaned up by `mangle_stub_cmdline`.
 //!
-//! Every size read from the file is checked against the file length and a named cap
-//! before it is used; parsing never panics and never allocates from an unchecked size.
+//! Every section range is checked against the file length and a named cap
+//! ([`MAX_TEXT_SECTION_BYTES`], [`MAX_PAYLOAD_SECTION_BYTES`]) before it is read;
+//! parsing never panics and never allocates from an unchecked size.
 //!
 //! Not supported: multi-profile UKIs list only their first profile (profile 0, the base
 //! sections plus those of the first `.profile` group); `.dtb`, `.ucode`, `.pcrsig` and
 //! add-ons are ignored.
 
-use crate::diag::{Diagnostic, Severity};
-use crate::entry::{BlsMeta, Entry, EntryKind, Source, VolumeInfo};
-use crate::fs::{FileSystem, FsError, join};
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
 
-/// Largest section table systemd-boot reads (`SECTION_TABLE_BYTES_MAX`), in sections.
-pub const MAX_SECTIONS: usize = 16 * 1024 * 1024 / SECTION_HEADER_LEN;
+use super::counter;
+use super::entry::{lines, split_line};
+use crate::diag::{Diagnostic, Severity};
+use crate::entry::{BlsMeta, Entry, EntryKind, SectionRange, Source, UkiSections, VolumeInfo};
+use crate::fs::{FileSystem, FsError, join};
+use crate::pe::{self, PeError, PeHeaders};
+
+pub use crate::pe::HOST_MACHINE;
+
 /// Largest text section (`.osrel`, `.cmdline`, `.uname`, `.profile`) read for the menu,
 /// systemd's `PE_SECTION_SIZE_MAX`.
 pub const MAX_TEXT_SECTION_BYTES: u64 = 4 * 1024 * 1024;
 /// Largest `.linux` or `.initrd` section leapboot will hand to kexec.
 pub const MAX_PAYLOAD_SECTION_BYTES: u64 = 256 * 1024 * 1024;
-/// Most bytes of DOS and PE headers read before the section table.
-const MAX_HEADER_BYTES: u64 = 64 * 1024;
-/// Length of one PE section header.
-const SECTION_HEADER_LEN: usize = 40;
-/// Length of the DOS header.
-const DOS_HEADER_LEN: u64 = 64;
-/// Offset of `e_lfanew` (systemd: `ExeHeader`) in the DOS header.
-const E_LFANEW: usize = 0x3c;
-/// "PE\0\0", COFF file header (20 bytes), optional header magic (2 bytes).
-const PE_FIXED_LEN: u64 = 4 + 20 + 2;
-/// PE32 optional header magic.
-const OPTHDR32_MAGIC: u16 = 0x10b;
-/// PE32+ optional header magic.
-const OPTHDR64_MAGIC: u16 = 0x20b;
-
-/// PE machine type of the machine leapboot runs on (`TARGET_MACHINE_TYPE`).
-pub const HOST_MACHINE: u16 = if cfg!(target_arch = "x86_64") {
-    0x8664
-} else if cfg!(target_arch = "x86") {
-    0x014c
-} else if cfg!(target_arch = "aarch64") {
-    0xaa64
-} else if cfg!(target_arch = "arm") {
-    0x01c2
-} else if cfg!(target_arch = "riscv64") {
-    0x5064
-} else if cfg!(target_arch = "loongarch64") {
-    0x6264
-} else {
-    0
-};
-
-/// One section's bytes within the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SectionRange {
-    /// Offset from the start of the file.
-    pub offset: u64,
-    /// Length in bytes.
-    pub size: u64,
-}
-
-/// Where the sections a kexec boot needs lie in the image file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UkiSections {
-    /// `.linux`: the kernel image.
-    pub linux: Option<SectionRange>,
-    /// `.initrd`: the initrd.
-    pub initrd: Option<SectionRange>,
-    /// `.cmdline`: the kernel command line (already in [`Entry::cmdline`], cleaned up).
-    pub cmdline: Option<SectionRange>,
-    /// `.osrel`: the OS's os-release.
-    pub osrel: Option<SectionRange>,
-    /// `.uname`: the kernel's `uname -r`.
-    pub uname: Option<SectionRange>,
-}
 
 /// A parsed image: its machine, section ranges and the text sections' contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,56 +59,9 @@ pub struct Uki {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UkiError {
-    /// Shorter than a DOS header.
-    #[error("file of {len} bytes is too short for a PE image")]
-    TooShort {
-        /// File length.
-        len: u64,
-    },
-    /// No `MZ`.
-    #[error("no DOS header (MZ) at the start of the file")]
-    NoDosMagic,
-    /// `e_lfanew` points outside the file or into the DOS header.
-    #[error("PE header offset {offset:#x} is outside the file")]
-    BadPeOffset {
-        /// The offset read.
-        offset: u64,
-    },
-    /// No `PE\0\0`.
-    #[error("no PE signature at offset {offset:#x}")]
-    NoPeMagic {
-        /// Where it was expected.
-        offset: u64,
-    },
-    /// Neither PE32 nor PE32+.
-    #[error("optional header magic {magic:#x} is neither PE32 nor PE32+")]
-    BadOptionalHeader {
-        /// The magic read.
-        magic: u16,
-    },
-    /// No sections at all.
-    #[error("image has no sections")]
-    NoSections,
-    /// More sections than [`MAX_SECTIONS`].
-    #[error("image has {count} sections, more than the limit of {max}")]
-    TooManySections {
-        /// Count in the header.
-        count: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// The section table runs past the end of the file.
-    #[error(
-        "section table at {offset:#x} ({len} bytes) runs past the end of the file ({file_len} bytes)"
-    )]
-    SectionTableOutOfBounds {
-        /// Table offset.
-        offset: u64,
-        /// Table length.
-        len: u64,
-        /// File length.
-        file_len: u64,
-    },
+    /// The PE headers are not those of a usable image.
+    #[error(transparent)]
+    Pe(#[from] PeError),
     /// A section needed runs past the end of the file.
     #[error(
         "section {name} at {offset:#x} ({size} bytes) runs past the end of the file ({file_len} bytes)"
@@ -188,137 +91,21 @@ pub enum UkiError {
     Fs(#[from] FsError),
 }
 
-/// Little-endian reads that return `None` past the end instead of panicking.
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    let s = b.get(at..at.checked_add(2)?)?;
-    Some(u16::from_le_bytes([s[0], s[1]]))
-}
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-/// One section header, as read.
-#[derive(Debug, Clone, Copy)]
-struct SectionHeader {
-    name: [u8; 8],
-    virtual_size: u32,
-    size_of_raw_data: u32,
-    pointer_to_raw_data: u32,
-}
-
-impl SectionHeader {
-    /// `pe_section_name_equal`: up to 8 bytes, NUL-padded.
-    fn is(&self, name: &str) -> bool {
-        let n = name.as_bytes();
-        n.len() <= 8
-            && self
-                .name
-                .iter()
-                .enumerate()
-                .all(|(i, &c)| c == n.get(i).copied().unwrap_or(0))
-    }
-    /// The section's bytes in the file: `min(SizeOfRawData, VirtualSize)` from `PointerToRawData`.
-    fn range(&self) -> SectionRange {
-        SectionRange {
-            offset: u64::from(self.pointer_to_raw_data),
-            size: u64::from(self.size_of_raw_data.min(self.virtual_size)),
-        }
-    }
-}
-
-/// Reads the headers and section table through `read(offset, len)`, which returns up
-/// to `len` bytes at `offset`.
-fn section_table(
-    file_len: u64,
-    read: &mut dyn FnMut(u64, u64) -> Result<Vec<u8>, UkiError>,
-) -> Result<(u16, Vec<SectionHeader>), UkiError> {
-    if file_len < DOS_HEADER_LEN {
-        return Err(UkiError::TooShort { len: file_len });
-    }
-    let head = read(0, file_len.min(MAX_HEADER_BYTES))?;
-    if head.get(..2) != Some(b"MZ".as_slice()) {
-        return Err(UkiError::NoDosMagic);
-    }
-    let pe = u64::from(u32_at(&head, E_LFANEW).ok_or(UkiError::TooShort { len: file_len })?);
-    // verify_dos: the PE header may not overlap the DOS header.
-    if pe < DOS_HEADER_LEN
-        || pe
-            .checked_add(PE_FIXED_LEN)
-            .is_none_or(|end| end > file_len)
-    {
-        return Err(UkiError::BadPeOffset { offset: pe });
-    }
-    let pe_hdr = if pe.saturating_add(PE_FIXED_LEN) <= head.len() as u64 {
-        let at = usize::try_from(pe).map_err(|_| UkiError::BadPeOffset { offset: pe })?;
-        head.get(at..).unwrap_or_default().to_vec()
-    } else {
-        read(pe, PE_FIXED_LEN)?
-    };
-    if pe_hdr.get(..4) != Some(b"PE\0\0".as_slice()) {
-        return Err(UkiError::NoPeMagic { offset: pe });
-    }
-    let bad = UkiError::BadPeOffset { offset: pe };
-    let machine = u16_at(&pe_hdr, 4).ok_or(bad)?;
-    let count = usize::from(u16_at(&pe_hdr, 6).ok_or(UkiError::BadPeOffset { offset: pe })?);
-    let opt_len = u64::from(u16_at(&pe_hdr, 20).ok_or(UkiError::BadPeOffset { offset: pe })?);
-    let magic = u16_at(&pe_hdr, 24).ok_or(UkiError::BadPeOffset { offset: pe })?;
-    if magic != OPTHDR32_MAGIC && magic != OPTHDR64_MAGIC {
-        return Err(UkiError::BadOptionalHeader { magic });
-    }
-    if count == 0 {
-        return Err(UkiError::NoSections);
-    }
-    if count > MAX_SECTIONS {
-        return Err(UkiError::TooManySections {
-            count,
-            max: MAX_SECTIONS,
-        });
-    }
-    // The table follows the optional header: e_lfanew + 4 + 20 + SizeOfOptionalHeader.
-    let table_off = pe.saturating_add(24).saturating_add(opt_len);
-    let table_len = (count * SECTION_HEADER_LEN) as u64;
-    if table_off
-        .checked_add(table_len)
-        .is_none_or(|end| end > file_len)
-    {
-        return Err(UkiError::SectionTableOutOfBounds {
-            offset: table_off,
-            len: table_len,
-            file_len,
-        });
-    }
-    let table = read(table_off, table_len)?;
-    let sections = table
-        .chunks_exact(SECTION_HEADER_LEN)
-        .map(|h| {
-            let mut name = [0u8; 8];
-            name.copy_from_slice(&h[..8]);
-            SectionHeader {
-                name,
-                virtual_size: u32_at(h, 8).unwrap_or(0),
-                size_of_raw_data: u32_at(h, 16).unwrap_or(0),
-                pointer_to_raw_data: u32_at(h, 20).unwrap_or(0),
-            }
-        })
-        .collect::<Vec<_>>();
-    if sections.len() != count {
-        return Err(UkiError::SectionTableOutOfBounds {
-            offset: table_off,
-            len: table_len,
-            file_len,
-        });
-    }
-    Ok((machine, sections))
-}
-
 /// Finds `name` for profile 0: the first match among the base sections (before the first
 /// `.profile`), overridden by the first match in the first `.profile` group.
-fn locate(sections: &[SectionHeader], name: &str) -> Option<SectionRange> {
-    let mut groups = sections.split(|s| s.is(".profile"));
+fn locate(sections: &[pe::Section], name: &str) -> Option<SectionRange> {
+    let mut groups = sections.split(|s| s.name_is(".profile"));
     let base = groups.next().unwrap_or_default();
     let profile0 = groups.next().unwrap_or_default();
-    let find = |g: &[SectionHeader]| g.iter().find(|s| s.is(name)).map(SectionHeader::range);
+    let find = |g: &[pe::Section]| {
+        g.iter().find(|s| s.name_is(name)).map(|s| {
+            let r = s.data_in_file();
+            SectionRange {
+                offset: r.start,
+                size: r.end - r.start,
+            }
+        })
+    };
     find(profile0).or_else(|| find(base)).filter(|r| r.size > 0)
 }
 
@@ -370,46 +157,36 @@ pub fn mangle_cmdline(s: &str) -> String {
 /// Parses an image through a positioned reader: `read(offset, len)` returns up to `len`
 /// bytes at `offset` of a file of `file_len` bytes. Only the headers, the section table
 /// and the text sections are read; `.linux` and `.initrd` are only located.
-pub fn parse_with(
+fn parse_with(
     file_len: u64,
-    read: &mut dyn FnMut(u64, u64) -> Result<Vec<u8>, UkiError>,
+    read: &mut dyn FnMut(u64, usize) -> Result<Vec<u8>, UkiError>,
 ) -> Result<Uki, UkiError> {
-    let (machine, table) = section_table(file_len, read)?;
+    let headers: PeHeaders = pe::read_headers(file_len, read)?;
+    let table = &headers.sections;
+    let payload = |name: &'static str| {
+        checked(
+            name,
+            locate(table, name),
+            file_len,
+            MAX_PAYLOAD_SECTION_BYTES,
+        )
+    };
+    let text_section =
+        |name: &'static str| checked(name, locate(table, name), file_len, MAX_TEXT_SECTION_BYTES);
     let sections = UkiSections {
-        linux: checked(
-            ".linux",
-            locate(&table, ".linux"),
-            file_len,
-            MAX_PAYLOAD_SECTION_BYTES,
-        )?,
-        initrd: checked(
-            ".initrd",
-            locate(&table, ".initrd"),
-            file_len,
-            MAX_PAYLOAD_SECTION_BYTES,
-        )?,
-        cmdline: checked(
-            ".cmdline",
-            locate(&table, ".cmdline"),
-            file_len,
-            MAX_TEXT_SECTION_BYTES,
-        )?,
-        osrel: checked(
-            ".osrel",
-            locate(&table, ".osrel"),
-            file_len,
-            MAX_TEXT_SECTION_BYTES,
-        )?,
-        uname: checked(
-            ".uname",
-            locate(&table, ".uname"),
-            file_len,
-            MAX_TEXT_SECTION_BYTES,
-        )?,
+        linux: payload(".linux")?,
+        initrd: payload(".initrd")?,
+        cmdline: text_section(".cmdline")?,
+        osrel: text_section(".osrel")?,
+        uname: text_section(".uname")?,
     };
     let mut read_text = |r: Option<SectionRange>| -> Result<Option<String>, UkiError> {
         match r {
-            Some(r) => Ok(Some(text(&read(r.offset, r.size)?))),
+            // The size is at most MAX_TEXT_SECTION_BYTES, so it fits a usize.
+            Some(r) => Ok(Some(text(&read(
+                r.offset,
+                usize::try_from(r.size).unwrap_or(0),
+            )?))),
             None => Ok(None),
         }
     };
@@ -417,7 +194,7 @@ pub fn parse_with(
     let cmdline = read_text(sections.cmdline)?.map(|c| mangle_cmdline(&c));
     let uname = read_text(sections.uname)?.map(|u| u.trim().to_string());
     Ok(Uki {
-        machine,
+        machine: headers.machine(),
         sections,
         os_release,
         cmdline,
@@ -427,12 +204,11 @@ pub fn parse_with(
 
 /// Parses an image held in memory. Never panics, whatever the bytes.
 pub fn parse(bytes: &[u8]) -> Result<Uki, UkiError> {
-    let len = bytes.len() as u64;
+    let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
     parse_with(len, &mut |offset, n| {
-        let start = usize::try_from(offset.min(len)).unwrap_or(bytes.len());
-        let end = usize::try_from(offset.saturating_add(n).min(len)).unwrap_or(bytes.len());
-        Ok(bytes
-            .get(start..end.max(start))
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        Ok(crate::bytes::slice(bytes, start, n)
+            .or_else(|| bytes.get(start..))
             .unwrap_or_default()
             .to_vec())
     })
@@ -441,7 +217,10 @@ pub fn parse(bytes: &[u8]) -> Result<Uki, UkiError> {
 /// Parses the image at `path` on `fs`, reading only the parts it needs.
 pub fn load(fs: &dyn FileSystem, path: &str) -> Result<Uki, UkiError> {
     let len = fs.metadata(path)?.len;
-    parse_with(len, &mut |offset, n| Ok(fs.read_range(path, offset, n)?))
+    parse_with(len, &mut |offset, n| {
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        Ok(fs.read_range(path, offset, n)?)
+    })
 }
 
 /// What the menu shows for an image, from its os-release.
@@ -471,11 +250,11 @@ pub fn os_release_info(text: &str) -> Option<OsReleaseInfo> {
         "VERSION_ID",
         "BUILD_ID",
     ];
-    for (_, raw) in crate::bls::entry::lines(text) {
-        let hit = crate::bls::entry::split_line(raw, &['='])
+    for (_, raw) in lines(text) {
+        let hit = split_line(raw, &['='])
             .and_then(|(k, v)| KEYS.iter().position(|&key| key == k).map(|i| (i, v)));
-        if let Some((i, v)) = hit {
-            f[i] = Some(v.to_string());
+        if let Some(slot) = hit.and_then(|(i, _)| f.get_mut(i)) {
+            *slot = hit.map(|(_, v)| v.to_string());
         }
     }
     let [
@@ -549,7 +328,7 @@ fn entry_for(
         ));
         return None;
     };
-    let counted = crate::bls::counter::extract_tries(name);
+    let counted = counter::extract_tries(name);
     let stem = counted
         .stripped
         .get(..counted.stripped.len().saturating_sub(4))
@@ -593,7 +372,7 @@ fn entry_for(
 pub fn scan(vol: &VolumeInfo, fs: &dyn FileSystem, diags: &mut Vec<Diagnostic>) -> Vec<Entry> {
     let mut out = Vec::new();
     for dir in UKI_DIRS {
-        let Some(names) = crate::bls::entry_names(fs, dir, ".efi", is_candidate_name, diags) else {
+        let Some(names) = super::entry_names(fs, dir, ".efi", is_candidate_name, diags) else {
             continue;
         };
         for name in names {
@@ -624,61 +403,21 @@ pub fn scan(vol: &VolumeInfo, fs: &dyn FileSystem, diags: &mut Vec<Diagnostic>) 
     out
 }
 
-/// Writes a minimal PE32+ file holding the given sections: enough for [`parse`],
-/// systemd's `bootctl` and leapboot, not an EFI program (there is no code and no stub).
-/// For tests and for building test disks without `ukify`.
+/// Writes a minimal unified kernel image holding the given sections ([`pe::build`]):
+/// enough for [`parse`], systemd's `bootctl` and leapboot, not an EFI program (there is
+/// no code and no stub). For tests and for building test disks without `ukify`.
 pub fn build(machine: u16, sections: &[(&str, &[u8])]) -> Vec<u8> {
-    const FILE_ALIGN: usize = 512;
-    const SECT_ALIGN: u32 = 4096;
-    const OPT_LEN: usize = 240;
-    let align = |n: usize| n.div_ceil(FILE_ALIGN) * FILE_ALIGN;
-    let headers = align(64 + 24 + OPT_LEN + SECTION_HEADER_LEN * sections.len());
-    let mut out = vec![0u8; headers];
-    out[0..2].copy_from_slice(b"MZ");
-    out[E_LFANEW..E_LFANEW + 4].copy_from_slice(&64u32.to_le_bytes());
-    out[64..68].copy_from_slice(b"PE\0\0");
-    out[68..70].copy_from_slice(&machine.to_le_bytes());
-    out[70..72].copy_from_slice(
-        &u16::try_from(sections.len())
-            .unwrap_or(u16::MAX)
-            .to_le_bytes(),
-    );
-    out[84..86].copy_from_slice(&(OPT_LEN as u16).to_le_bytes());
-    out[86..88].copy_from_slice(&0x0206u16.to_le_bytes());
-    let opt = 88;
-    out[opt..opt + 2].copy_from_slice(&OPTHDR64_MAGIC.to_le_bytes());
-    out[opt + 32..opt + 36].copy_from_slice(&SECT_ALIGN.to_le_bytes());
-    out[opt + 36..opt + 40].copy_from_slice(&(FILE_ALIGN as u32).to_le_bytes());
-    out[opt + 60..opt + 64].copy_from_slice(&(headers as u32).to_le_bytes());
-    out[opt + 68..opt + 70].copy_from_slice(&10u16.to_le_bytes()); // EFI application
-    out[opt + 108..opt + 112].copy_from_slice(&16u32.to_le_bytes());
-    let mut vaddr = SECT_ALIGN;
-    for (i, (name, data)) in sections.iter().enumerate() {
-        let h = 64 + 24 + OPT_LEN + i * SECTION_HEADER_LEN;
-        let raw_off = out.len();
-        let raw_len = align(data.len());
-        let n = name.as_bytes();
-        let nl = n.len().min(8);
-        out[h..h + nl].copy_from_slice(&n[..nl]);
-        out[h + 8..h + 12].copy_from_slice(&(data.len() as u32).to_le_bytes());
-        out[h + 12..h + 16].copy_from_slice(&vaddr.to_le_bytes());
-        out[h + 16..h + 20].copy_from_slice(&(raw_len as u32).to_le_bytes());
-        out[h + 20..h + 24].copy_from_slice(&(raw_off as u32).to_le_bytes());
-        out[h + 36..h + 40].copy_from_slice(&0x4000_0040u32.to_le_bytes()); // initialised data, readable
-        out.extend_from_slice(data);
-        out.resize(raw_off + raw_len, 0);
-        vaddr = vaddr.saturating_add((data.len() as u32).div_ceil(SECT_ALIGN).max(1) * SECT_ALIGN);
-    }
-    let size_of_image = vaddr;
-    out[opt + 56..opt + 60].copy_from_slice(&size_of_image.to_le_bytes());
-    out
+    pe::build(machine, sections)
 }
 
 #[cfg(test)]
+// Tests convert small known sizes and xorshift values with `as`.
+#[allow(clippy::as_conversions)]
 mod tests {
     use super::*;
     use crate::entry::VolumeRole;
     use crate::fs::MemFs;
+    use crate::pe::E_LFANEW_OFFSET as E_LFANEW;
 
     const OSREL: &[u8] = b"NAME=\"Fedora Linux\"\nID=fedora\nVERSION_ID=40\nPRETTY_NAME=\"Fedora Linux 40 (Workstation Edition)\"\n";
 
@@ -871,44 +610,6 @@ mod tests {
         assert_eq!(u.cmdline.as_deref(), Some("p0"));
     }
 
-    /// A section name longer than 8 bytes never matches.
-    #[test]
-    fn section_names_compare_eight_bytes() {
-        let h = SectionHeader {
-            name: *b".linuxxx",
-            virtual_size: 1,
-            size_of_raw_data: 1,
-            pointer_to_raw_data: 0,
-        };
-        assert!(!h.is(".linux"));
-        assert!(h.is(".linuxxx"));
-        assert!(!h.is(".linuxxxx"));
-    }
-
-    /// `min(SizeOfRawData, VirtualSize)` bytes are the section's.
-    #[test]
-    fn section_size_is_min_of_raw_and_virtual() {
-        let h = SectionHeader {
-            name: [0; 8],
-            virtual_size: 10,
-            size_of_raw_data: 512,
-            pointer_to_raw_data: 7,
-        };
-        assert_eq!(
-            h.range(),
-            SectionRange {
-                offset: 7,
-                size: 10
-            }
-        );
-        let h = SectionHeader {
-            virtual_size: 4096,
-            size_of_raw_data: 512,
-            ..h
-        };
-        assert_eq!(h.range().size, 512);
-    }
-
     /// Each corruption gives its own error.
     #[test]
     fn corrupt_images() {
@@ -918,35 +619,41 @@ mod tests {
             f(&mut b);
             parse(&b)
         };
-        assert!(matches!(parse(b"MZ"), Err(UkiError::TooShort { len: 2 })));
-        assert!(matches!(set(&|b| b[0] = b'X'), Err(UkiError::NoDosMagic)));
+        assert!(matches!(
+            parse(b"MZ"),
+            Err(UkiError::Pe(PeError::TooShort { len: 2 }))
+        ));
+        assert!(matches!(
+            set(&|b| b[0] = b'X'),
+            Err(UkiError::Pe(PeError::NoDosMagic))
+        ));
         assert!(matches!(
             set(&|b| b[E_LFANEW..E_LFANEW + 4].copy_from_slice(&0xffff_fff0u32.to_le_bytes())),
-            Err(UkiError::BadPeOffset { .. })
+            Err(UkiError::Pe(PeError::BadPeOffset { .. }))
         ));
         assert!(matches!(
             set(&|b| b[E_LFANEW..E_LFANEW + 4].copy_from_slice(&8u32.to_le_bytes())),
-            Err(UkiError::BadPeOffset { offset: 8 })
+            Err(UkiError::Pe(PeError::BadPeOffset { offset: 8 }))
         ));
         assert!(matches!(
             set(&|b| b[64] = b'X'),
-            Err(UkiError::NoPeMagic { offset: 64 })
+            Err(UkiError::Pe(PeError::NoPeSignature { offset: 64 }))
         ));
         assert!(matches!(
             set(&|b| b[88] = 0),
-            Err(UkiError::BadOptionalHeader { .. })
+            Err(UkiError::Pe(PeError::BadOptionalMagic { .. }))
         ));
         assert!(matches!(
             set(&|b| b[70..72].copy_from_slice(&0u16.to_le_bytes())),
-            Err(UkiError::NoSections)
+            Err(UkiError::Pe(PeError::NoSections { .. }))
         ));
         assert!(matches!(
             set(&|b| b[70..72].copy_from_slice(&60000u16.to_le_bytes())),
-            Err(UkiError::SectionTableOutOfBounds { .. })
+            Err(UkiError::Pe(PeError::SectionTableOutOfBounds { .. }))
         ));
         assert!(matches!(
             set(&|b| b[84..86].copy_from_slice(&0xfff0u16.to_le_bytes())),
-            Err(UkiError::SectionTableOutOfBounds { .. })
+            Err(UkiError::Pe(PeError::SectionTableOutOfBounds { .. }))
         ));
         // First section header (.osrel): point its data past the end.
         let h = 64 + 24 + 240;
