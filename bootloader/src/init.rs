@@ -34,10 +34,10 @@ pub fn run() -> ! {
 
 fn mount(src: &str, target: &str, fstype: &str, flags: libc::c_ulong, data: &str) {
     let _ = std::fs::create_dir_all(target);
-    if let Err(e) = crate::sys::mount::mount(src, target, fstype, flags, Some(data)) {
-        if e.raw_os_error() != Some(libc::EBUSY) {
-            crate::log!(Area::Init, "mount {fstype} on {target} failed: {e}");
-        }
+    if let Err(e) = crate::sys::mount::mount(src, target, fstype, flags, Some(data))
+        && e.raw_os_error() != Some(libc::EBUSY)
+    {
+        crate::log!(Area::Init, "mount {fstype} on {target} failed: {e}");
     }
 }
 

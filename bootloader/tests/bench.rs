@@ -2,6 +2,9 @@
 //! what panic containment costs on the path that does not panic, and how long a scan
 //! of a real FAT volume with BLS entries takes.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot::devices::disk::{self, Disk};
 use leapboot::devices::volume;
 use leapboot_menus::{Menu, VolumeView, scan_all};

@@ -4,6 +4,9 @@
 //! 512-byte blocks the rename reports may differ, and they hold directory slots.
 //! (dosfstools, mtools, e2fsprogs, util-linux' sfdisk; `scripts/test` installs them.)
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot::devices::scan;
 use leapboot::devices::volume::Volume;
 use leapboot::writes::counting::{self, CountError, Method, Renamed};

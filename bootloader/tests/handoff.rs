@@ -3,6 +3,9 @@
 //! pre-flight checks, the errno decoder, and `handoff::prepare` over a host directory
 //! (the report's lines, the command line, missing and truncated files).
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot::devices::volume::{Volume, dir::DirVolume};
 use leapboot::handoff::bzimage::{self, BzImage, HeaderError, KernelImage, SetupHeader};
 use leapboot::handoff::kexec::{Situation, decode_load_error, parse_lockdown};
@@ -237,7 +240,13 @@ fn pe_file(machine: u16, cert: u32) -> Vec<u8> {
     d[0x3C..0x40].copy_from_slice(&(pe as u32).to_le_bytes());
     d[pe..pe + 4].copy_from_slice(b"PE\0\0");
     d[pe + 4..pe + 6].copy_from_slice(&machine.to_le_bytes());
+    d[pe + 6..pe + 8].copy_from_slice(&1u16.to_le_bytes()); // NumberOfSections
+    d[pe + 20..pe + 22].copy_from_slice(&240u16.to_le_bytes()); // SizeOfOptionalHeader (PE32+, 16 directories)
     let opt = pe + 24;
+    let section = opt + 240;
+    d[section..section + 8].copy_from_slice(b".text\0\0\0");
+    d[section + 16..section + 20].copy_from_slice(&0x100u32.to_le_bytes()); // SizeOfRawData
+    d[section + 20..section + 24].copy_from_slice(&0x200u32.to_le_bytes()); // PointerToRawData
     d[opt..opt + 2].copy_from_slice(&0x20bu16.to_le_bytes());
     d[opt + 108..opt + 112].copy_from_slice(&16u32.to_le_bytes()); // NumberOfRvaAndSizes
     let cert_dir = opt + 112 + 4 * 8;

@@ -427,10 +427,9 @@ fn unsafe_only_in_sys() {
     assert!(offenders.is_empty(), "unsafe outside sys/: {offenders:?}");
 
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
-    let mut lines = lib.lines().peekable();
     let mut prev = "";
     let mut declared = 0;
-    while let Some(l) = lines.next() {
+    for l in lib.lines() {
         if let Some(name) = l
             .strip_prefix("pub mod ")
             .or_else(|| l.strip_prefix("mod "))

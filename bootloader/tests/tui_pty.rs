@@ -4,6 +4,11 @@
 //! drive the menu, discovery updates arrive while it runs, and the loop returns the
 //! action with the terminal left in a sane state.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// The test opens its own pty (openpty, TIOCSWINSZ): libc calls the crate has no reason to wrap.
+#![allow(unsafe_code)]
+
 use leapboot::init::Pid1Policy;
 use leapboot::settings::Settings;
 use leapboot::tui::render::Caps;

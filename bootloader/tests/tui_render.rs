@@ -6,6 +6,9 @@
 //! prints both. After a deliberate change, regenerate them with
 //! `UPDATE_SNAPSHOTS=1 cargo test -p leapboot --test tui_render` and review the diff.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot::init::Pid1Policy;
 use leapboot::settings::Settings;
 use leapboot::tui::keys::Key;

@@ -1,5 +1,8 @@
 //! End-to-end checks of the `leapboot-initramfs` binary.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

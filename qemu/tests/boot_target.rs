@@ -2,6 +2,9 @@
 //! (no leapboot involved), and disk images contain what was asked for and
 //! are reproducible.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;

@@ -4,6 +4,9 @@
 //! Ignored by default (it unpacks ~400 MB); run with
 //! `cargo test -p leapboot-qemu --test kernel_cache -- --ignored`.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot_qemu::kernel::{debian_kernel_in, kernel_version};
 
 #[test]

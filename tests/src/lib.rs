@@ -5,6 +5,9 @@
 //! [`Scenario::new`] names the run, [`Scenario::firmware`] builds the firmware
 //! initramfs with the given `/etc/leapboot.toml`, [`Scenario::boot`] starts QEMU.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot_initramfs::Archive;
 use leapboot_qemu::{DiskImage, DiskSpec, Kernel, Vm, VmConfig, debian_kernel, default_append};
 use std::path::PathBuf;

@@ -2,6 +2,9 @@
 //! from its sections, and boot counting's rename on the ESP, checked on the disk image
 //! byte for byte, with mtools and fsck.fat, and by a second boot and the host tool.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot_e2e::{Scenario, TARGET_OPTIONS, leapboot_bin, menu_from_log};
 use leapboot_menus::uki;
 use leapboot_qemu::{DiskImage, Partition, default_timeout, qemu_or_skip};

@@ -2,6 +2,9 @@
 //! leapboot finds the virtio disk, reads its partitions and filesystems, and kexecs
 //! the same Debian kernel into the target initramfs, which prints its command line.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot_e2e::{Scenario, TARGET_OPTIONS, menu_from_log};
 use leapboot_qemu::{DiskImage, Partition, default_timeout, qemu_or_skip};
 

@@ -27,6 +27,9 @@
 //! line, and set `timeout=0`: GRUB boots its default at once, as leapboot does
 //! headless. leapboot ignores the terminal commands.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot_e2e::{Scenario, TARGET_OPTIONS, menu_from_log};
 use leapboot_qemu::grub::{self, BiosGrub};
 use leapboot_qemu::{DiskImage, Partition, Vm, default_timeout, qemu_or_skip};

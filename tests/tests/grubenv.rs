@@ -2,6 +2,9 @@
 //! entry once and is cleared in place (the 1024-byte block keeps its size and its
 //! sectors), so the next boot takes the normal default again.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot_e2e::{Scenario, TARGET_OPTIONS};
 use leapboot_qemu::{DiskImage, Partition, default_timeout, qemu_or_skip};
 

@@ -6,6 +6,9 @@
 //! The firmware kernel gets `loglevel=7` so its `kexec_core: Starting new kernel` line
 //! (KERN_NOTICE) shows, and the tests check that the whole report came before it.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot_e2e::{Scenario, TARGET_OPTIONS};
 use leapboot_qemu::{DiskImage, Partition, Vm, default_timeout, qemu_or_skip};
 use std::time::{Duration, Instant};

@@ -3,6 +3,9 @@
 //! and boot the good disk's entry; no disk image may change (leapboot opens disks
 //! read-only, and these tests attach them writable to prove it).
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot_e2e::{Scenario, TARGET_OPTIONS};
 use leapboot_qemu::{DiskImage, Filesystem, Partition, default_timeout, file_digest, qemu_or_skip};
 use std::path::{Path, PathBuf};

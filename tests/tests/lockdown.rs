@@ -2,6 +2,9 @@
 //! firmware kernel's lockdown and an unsigned kernel is refused, reported, and not
 //! booted.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot_e2e::{Scenario, TARGET_OPTIONS};
 use leapboot_qemu::{DiskImage, Partition, default_timeout, qemu_or_skip};
 

@@ -7,6 +7,9 @@
 //! booting the same Debian kernel into the target initramfs, which prints its
 //! command line. `First` is the default.
 
+// Test code: a failed unwrap, expect or panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use leapboot_e2e::{Scenario, TARGET_OPTIONS};
 use leapboot_qemu::{DiskImage, Partition, Vm, default_timeout, qemu_or_skip};
 use std::num::NonZeroU16;

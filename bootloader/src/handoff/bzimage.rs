@@ -36,6 +36,9 @@
 //! [`BzImage::kexec_problems`] checks the same and the file's length. Nothing here
 //! panics on any input: every read is bounds-checked.
 
+// Parses bytes from disks and consoles: no indexing that can panic, no silent casts.
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 /// Sector size of the real-mode setup.
 const SECTOR: u64 = 512;
 /// `LOADED_HIGH` in `loadflags`.
@@ -128,64 +131,28 @@ pub struct BzImage {
     pub signature_size: Option<u32>,
 }
 
-fn u8_at(d: &[u8], off: usize) -> Option<u8> {
-    d.get(off).copied()
-}
+use leapboot_menus::bytes::{u8_at, u16_le as u16_at, u32_le as u32_at};
+use leapboot_menus::pe;
 
-fn u16_at(d: &[u8], off: usize) -> Option<u16> {
-    let b = d.get(off..off.checked_add(2)?)?;
-    Some(u16::from_le_bytes([b[0], b[1]]))
-}
-
-fn u32_at(d: &[u8], off: usize) -> Option<u32> {
-    let b = d.get(off..off.checked_add(4)?)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-/// The PE/COFF machine type when `data` is an `MZ` file with a `PE\0\0` header.
+/// The PE/COFF machine type when `data` is a PE image (`MZ`, `PE\0\0`, a section
+/// table), read by the PE reader UKIs use too ([`leapboot_menus::pe`]).
 pub fn pe_machine(data: &[u8]) -> Option<u16> {
-    if data.get(0..2)? != b"MZ" {
-        return None;
-    }
-    let pe = usize::try_from(u32_at(data, 0x3C)?).ok()?;
-    if data.get(pe..pe.checked_add(4)?)? != b"PE\0\0" {
-        return None;
-    }
-    u16_at(data, pe.checked_add(4)?)
+    pe::parse(data).ok().map(|h| h.machine())
 }
 
 /// Size of the Authenticode signature of a PE/COFF file: the certificate table, data
 /// directory entry 4 of the optional header (PE format, "Optional Header Data
 /// Directories"). `None` when the file is not PE or has no signature.
 pub fn pe_signature_size(data: &[u8]) -> Option<u32> {
-    pe_machine(data)?;
-    let pe = usize::try_from(u32_at(data, 0x3C)?).ok()?;
-    let opt = pe.checked_add(24)?;
-    // Data directories start 96 bytes into a PE32 optional header, 112 into a PE32+ one.
-    let dirs = match u16_at(data, opt)? {
-        0x10b => opt.checked_add(96)?,
-        0x20b => opt.checked_add(112)?,
-        _ => return None,
-    };
-    let count = u32_at(data, dirs.checked_sub(4)?)?;
-    if count < 5 {
-        return None;
-    }
-    let size = u32_at(data, dirs.checked_add(4 * 8 + 4)?)?;
-    (size > 0).then_some(size)
+    pe::parse(data)
+        .ok()?
+        .signature_size()
+        .filter(|&size| size > 0)
 }
 
 /// Name of a PE/COFF machine type.
 pub fn pe_machine_name(m: u16) -> &'static str {
-    match m {
-        0x8664 => "x86-64",
-        0x014c => "i386",
-        0xaa64 => "arm64",
-        0x01c4 => "arm",
-        0x5064 => "riscv64",
-        0x6264 => "loongarch64",
-        _ => "unknown machine",
-    }
+    pe::machine_name(m)
 }
 
 impl SetupHeader {

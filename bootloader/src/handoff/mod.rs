@@ -18,8 +18,6 @@
 //! [`execute::execute`] (or [`attempt::boot_entry`] as PID 1). A failure ends the
 //! report with the decoded cause and a remedy.
 
-#![forbid(unsafe_code)]
-
 pub mod attempt;
 pub mod bzimage;
 pub mod cmdline;

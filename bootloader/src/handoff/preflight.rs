@@ -5,6 +5,9 @@
 //! (`MemAvailable` in `/proc/meminfo`). A failing check is reported with a remedy and
 //! the load is not attempted, so the user sees the real cause instead of an errno.
 
+// Parses bytes from disks and consoles: no indexing that can panic, no silent casts.
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use crate::handoff::bzimage::{BzImage, Compression, KernelImage};
 use crate::handoff::report::size;
 

@@ -4,10 +4,10 @@
 //! `write`, `open`) are made through it, not here.
 //!
 //! - [`block`]: a block device's size and logical sector size (`BLKGETSIZE64`,
-//!   `BLKSSZGET`).
-//! - [`tty`]: termios, window size, output queue, `poll(2)` over consoles.
-//! - [`mount`]: `mount(2)`.
-//! - [`kexec`]: `memfd_create`, `kexec_file_load`, `reboot(LINUX_REBOOT_CMD_KEXEC)`.
+//!   `BLKSSZGET`);
+//! - [`tty`]: termios, window size, output queue, `poll(2)` over consoles;
+//! - [`mount()`](mount::mount): `mount(2)`;
+//! - [`kexec`]: `memfd_create`, `kexec_file_load`, `reboot(LINUX_REBOOT_CMD_KEXEC)`;
 //! - [`system`]: `uname`, `CLOCK_BOOTTIME`, `finit_module`, the kernel console level.
 
 #![allow(unsafe_code)]

@@ -12,6 +12,9 @@
 //! out as [`Key::CursorReport`]. Nothing here panics on any input; unknown sequences
 //! become [`Key::Unknown`] and are dropped by the menu.
 
+// Parses bytes from disks and consoles: no indexing that can panic, no silent casts.
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use std::time::Duration;
 
 /// How long a partial escape sequence may wait for its next byte before the bytes

@@ -535,6 +535,8 @@ impl MenuState {
                     return self.boot(index, None, true);
                 }
             }
+            // `locked` opens the password prompt: a call with an effect, not a guard.
+            #[allow(clippy::collapsible_match)]
             Key::Char('e') => match self.selected_row() {
                 Some(Row::Entry { index, .. }) => {
                     if !self.locked(Unlocks::Edit(index)) {

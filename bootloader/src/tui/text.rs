@@ -61,15 +61,14 @@ impl Consoles {
                 Err(e) => crate::log!(Area::Init, "console {path}: cannot open: {e}"),
             }
         }
-        if list.is_empty() {
-            if let Ok(f) = OpenOptions::new()
+        if list.is_empty()
+            && let Ok(f) = OpenOptions::new()
                 .read(true)
                 .write(true)
                 .custom_flags(libc::O_NOCTTY)
                 .open("/dev/console")
-            {
-                list.push(("console".to_string(), f));
-            }
+        {
+            list.push(("console".to_string(), f));
         }
         for (_, f) in &list {
             set_keys_mode(f);

@@ -54,6 +54,9 @@
 //! directory has free fails with [`CountError::DirectoryFull`]); writing ext4 volumes
 //! (counted entries belong on the ESP or XBOOTLDR, which are FAT) or host directories.
 
+// Parses bytes from disks and consoles: no indexing that can panic, no silent casts.
+#![deny(clippy::indexing_slicing, clippy::as_conversions)]
+
 use crate::devices::disk::Disk;
 use crate::devices::volume::Volume;
 use crate::devices::volume::slice::Slice;

@@ -14,6 +14,9 @@
 //! sleeps forever. Run as any other PID (e.g. by hand on a host) it only
 //! prints the lines and exits, without mounting or powering anything off.
 
+// The test target's PID 1 (mount, reboot): harness code, not the boot loader.
+#![allow(unsafe_code)]
+
 use std::ffi::CStr;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
