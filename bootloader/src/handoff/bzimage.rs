@@ -159,11 +159,12 @@ impl SetupHeader {
     /// Reads the setup header (see the module table). Fields newer than the file's
     /// protocol version are `None`.
     pub fn read(data: &[u8]) -> Result<SetupHeader, HeaderError> {
-        let len = data.len() as u64;
+        let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
         if len < 2 * SECTOR {
             return Err(HeaderError::TooShort { len });
         }
-        // OK to index: the file has at least 1024 bytes and every offset below is < 0x270.
+        // The file has at least 1024 bytes and every offset below is < 0x270: no read
+        // below comes back `None`.
         if data.get(0x202..0x206) != Some(b"HdrS".as_slice()) {
             return Err(HeaderError::NoMagic);
         }
@@ -260,7 +261,7 @@ impl BzImage {
             .and_then(|start| data.get(start..))
             .and_then(Compression::sniff);
         Ok(BzImage {
-            len: data.len() as u64,
+            len: u64::try_from(data.len()).unwrap_or(u64::MAX),
             pe_machine: pe_machine(data),
             signature_size: pe_signature_size(data),
             header,

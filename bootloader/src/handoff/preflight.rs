@@ -293,7 +293,7 @@ pub fn run(i: &Inputs<'_>) -> Preflight {
         }
     } else {
         match (cmdline_limit, bz) {
-            (Some(limit), Some(b)) if len > limit as usize => Check {
+            (Some(limit), Some(b)) if len > usize::try_from(limit).unwrap_or(usize::MAX) => Check {
                 subject: "command line".into(),
                 status: Status::Fail,
                 message: format!(
@@ -318,9 +318,11 @@ pub fn run(i: &Inputs<'_>) -> Preflight {
         }
     });
 
-    let initrd_len: u64 = i.initrds.iter().map(|(_, d)| d.len() as u64).sum();
+    let len64 = |b: &[u8]| u64::try_from(b.len()).unwrap_or(u64::MAX);
+    let initrd_len: u64 = i.initrds.iter().map(|(_, d)| len64(d)).sum();
+    let kernel_len = len64(i.kernel);
     let init_size = bz.and_then(|b| b.header.init_size);
-    let needed = memory_needed(i.kernel.len() as u64, initrd_len, init_size);
+    let needed = memory_needed(kernel_len, initrd_len, init_size);
     checks.push(match i.mem_available {
         Some(avail) if needed > avail => Check {
             subject: "memory".into(),
@@ -328,7 +330,7 @@ pub fn run(i: &Inputs<'_>) -> Preflight {
             message: format!(
                 "loading needs about {} (kernel {}, initrds {}, kernel init_size {}, each staged twice), MemAvailable is {}",
                 size(needed),
-                size(i.kernel.len() as u64),
+                size(kernel_len),
                 size(initrd_len),
                 init_size.map_or("unknown".into(), |s| size(u64::from(s))),
                 size(avail)

@@ -123,8 +123,7 @@ impl Decoder {
 
     fn drain(&mut self, keys: &mut Vec<Key>, flush: bool) {
         let mut at = 0;
-        while at < self.buf.len() {
-            let rest = &self.buf[at..];
+        while let Some(rest) = self.buf.get(at..).filter(|r| !r.is_empty()) {
             match step(rest, self.after_cr) {
                 Step::Key(k, n) => {
                     self.after_cr = rest.first() == Some(&b'\r');
@@ -174,23 +173,23 @@ fn step(b: &[u8], after_cr: bool) -> Step {
 }
 
 fn utf8(b: &[u8]) -> Step {
-    let len = match b[0] {
+    let Some(&lead) = b.first() else {
+        return Step::Incomplete;
+    };
+    let len = match lead {
         0xc2..=0xdf => 2,
         0xe0..=0xef => 3,
         0xf0..=0xf4 => 4,
         _ => return Step::Key(Key::Unknown, 1),
     };
-    if b.len() < len {
+    let Some(seq) = b.get(..len) else {
         // Continuation bytes must be 10xxxxxx; a bad one ends the sequence now.
-        if b[1..].iter().all(|c| c & 0xc0 == 0x80) {
+        if b.iter().skip(1).all(|c| c & 0xc0 == 0x80) {
             return Step::Incomplete;
         }
         return Step::Key(Key::Unknown, 1);
-    }
-    match std::str::from_utf8(&b[..len])
-        .ok()
-        .and_then(|s| s.chars().next())
-    {
+    };
+    match std::str::from_utf8(seq).ok().and_then(|s| s.chars().next()) {
         Some(c) if !c.is_control() => Step::Key(Key::Char(c), len),
         _ => Step::Key(Key::Unknown, 1),
     }
@@ -235,7 +234,8 @@ fn csi(b: &[u8]) -> Step {
             Some(_) => Step::Key(Key::Unknown, 4),
         };
     }
-    let body = &b[2..];
+    // `escape` calls this after `ESC [`: `body` is empty at worst.
+    let body = b.get(2..).unwrap_or_default();
     let Some(end) = body.iter().position(|c| (0x40..=0x7e).contains(c)) else {
         if body.iter().all(|c| (0x20..=0x3f).contains(c)) && b.len() < MAX_SEQUENCE {
             return Step::Incomplete;
@@ -247,8 +247,10 @@ fn csi(b: &[u8]) -> Step {
             .map_or(b.len(), |p| p + 2);
         return Step::Key(Key::Unknown, n);
     };
-    let params = &body[..end];
-    let last = body[end];
+    // `end` is a position in `body`: the split always succeeds.
+    let Some((&last, params)) = body.get(..=end).and_then(<[u8]>::split_last) else {
+        return Step::Key(Key::Unknown, b.len());
+    };
     let n = end + 3;
     let nums: Vec<u16> = std::str::from_utf8(params)
         .unwrap_or("")
@@ -264,9 +266,9 @@ fn csi(b: &[u8]) -> Step {
         b'H' => Key::Home,
         b'F' => Key::End,
         b'Z' => Key::BackTab,
-        b'R' if nums.len() == 2 => Key::CursorReport {
-            row: first,
-            col: nums[1],
+        b'R' => match *nums.as_slice() {
+            [row, col] => Key::CursorReport { row, col },
+            _ => Key::Unknown,
         },
         b'~' => match first {
             1 | 7 => Key::Home,
@@ -275,9 +277,9 @@ fn csi(b: &[u8]) -> Step {
             4 | 8 => Key::End,
             5 => Key::PageUp,
             6 => Key::PageDown,
-            11..=15 => Key::F((first - 10) as u8),
-            17..=21 => Key::F((first - 11) as u8),
-            23 | 24 => Key::F((first - 12) as u8),
+            11..=15 => u8::try_from(first - 10).map_or(Key::Unknown, Key::F),
+            17..=21 => u8::try_from(first - 11).map_or(Key::Unknown, Key::F),
+            23 | 24 => u8::try_from(first - 12).map_or(Key::Unknown, Key::F),
             _ => Key::Unknown,
         },
         _ => Key::Unknown,

@@ -61,15 +61,20 @@ use crate::devices::disk::Disk;
 use crate::devices::volume::Volume;
 use crate::devices::volume::slice::Slice;
 use leapboot_menus::FsError;
+use leapboot_menus::bytes::{u8_at, u16_le, u32_le};
 use std::collections::HashSet;
 use std::path::Path;
 
 /// Bytes of one directory slot.
 const SLOT: usize = 32;
+/// [`SLOT`] as a `u64`, for disk offsets.
+const SLOT_U64: u64 = 32;
 /// The unit a disk writes whole: a 512-byte logical sector (4Kn disks write 4096 bytes
 /// whole, and an aligned 512-byte block lies inside one of those). Blocks are counted
 /// from the start of the partition, which GPT and MBR place on a sector boundary.
 const BLOCK: u64 = 512;
+/// [`BLOCK`] as a buffer length.
+const BLOCK_LEN: usize = 512;
 /// Most slots a FAT directory may have (the specification's limit of 65536 entries);
 /// also the bound that stops a looping cluster chain.
 const MAX_DIR_SLOTS: usize = 65_536;
@@ -409,15 +414,6 @@ struct Fat<'a> {
     device: &'a str,
 }
 
-fn le16(b: &[u8], at: usize) -> u16 {
-    // OK to index: callers pass offsets inside the 512-byte boot sector or a 32-byte slot.
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-fn le32(b: &[u8], at: usize) -> u32 {
-    // OK to index: as for `le16`.
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
 impl<'a> Fat<'a> {
     fn corrupt(&self, reason: String) -> CountError {
         CountError::Corrupt {
@@ -427,8 +423,25 @@ impl<'a> Fat<'a> {
         }
     }
 
+    /// The new name needs more than [`MAX_LFN_SLOTS`] slots (`check_long_name` refuses
+    /// such names before anything is opened).
+    fn too_long(&self, units: &[u16]) -> CountError {
+        CountError::BadName {
+            path: self.path.to_string(),
+            new: String::from_utf16_lossy(units),
+            why: "the name is longer than 255 UTF-16 units",
+        }
+    }
+
     fn read(&self, at: u64, buf: &mut [u8]) -> Result<(), CountError> {
         read_at(&self.slice, at, buf, self.path, self.device)
+    }
+
+    /// The `N` bytes at `at`.
+    fn read_array<const N: usize>(&self, at: u64) -> Result<[u8; N], CountError> {
+        let mut buf = [0u8; N];
+        self.read(at, &mut buf)?;
+        Ok(buf)
     }
 
     fn write(&self, at: u64, buf: &[u8]) -> Result<(), CountError> {
@@ -459,7 +472,11 @@ impl<'a> Fat<'a> {
         if bs[510] != 0x55 || bs[511] != 0xAA {
             return Err(corrupt("no boot sector signature 0x55AA".into()));
         }
-        let bps = le16(&bs, 0x0B);
+        // Every field below lies inside the 512 bytes just read: `None` cannot happen.
+        let missing = |at: usize| corrupt(format!("no BPB field at {at:#x}"));
+        let field16 = |at: usize| u16_le(&bs, at).ok_or_else(|| missing(at));
+        let field32 = |at: usize| u32_le(&bs, at).ok_or_else(|| missing(at));
+        let bps = field16(0x0B)?;
         if !matches!(bps, 512 | 1024 | 2048 | 4096) {
             return Err(corrupt(format!("bytes per sector is {bps}")));
         }
@@ -467,13 +484,13 @@ impl<'a> Fat<'a> {
         if !spc.is_power_of_two() {
             return Err(corrupt(format!("sectors per cluster is {spc}")));
         }
-        let rsvd = le16(&bs, 0x0E);
+        let rsvd = field16(0x0E)?;
         let nfats = bs[0x10];
-        let root_entries = le16(&bs, 0x11);
-        let tot16 = le16(&bs, 0x13);
-        let fat16 = le16(&bs, 0x16);
-        let tot32 = le32(&bs, 0x20);
-        let fat32 = le32(&bs, 0x24);
+        let root_entries = field16(0x11)?;
+        let tot16 = field16(0x13)?;
+        let fat16 = field16(0x16)?;
+        let tot32 = field32(0x20)?;
+        let fat32 = field32(0x24)?;
         if rsvd == 0 || nfats == 0 {
             return Err(corrupt(format!(
                 "{rsvd} reserved sectors and {nfats} FATs in the boot sector"
@@ -483,7 +500,7 @@ impl<'a> Fat<'a> {
         let total = if tot16 != 0 { u32::from(tot16) } else { tot32 };
         let sector = u64::from(bps);
         // u16/u32 values times at most 4096: no overflow in u64.
-        let root_sectors = (u64::from(root_entries) * SLOT as u64).div_ceil(sector);
+        let root_sectors = (u64::from(root_entries) * SLOT_U64).div_ceil(sector);
         let meta = u64::from(rsvd) + u64::from(nfats) * u64::from(fat_sectors) + root_sectors;
         let data_sectors = u64::from(total)
             .checked_sub(meta)
@@ -513,7 +530,7 @@ impl<'a> Fat<'a> {
             .ok()
             .filter(|&m| m <= 0x0FFF_FFF6)
             .ok_or_else(|| corrupt(format!("{clusters} clusters")))?;
-        let root_cluster = le32(&bs, 0x2C);
+        let root_cluster = field32(0x2C)?;
         if kind == Kind::Fat32 {
             if root_entries != 0 {
                 return Err(corrupt(format!(
@@ -537,7 +554,7 @@ impl<'a> Fat<'a> {
             cluster: sector * u64::from(spc),
             fat_start,
             fat_len,
-            root_region: (root_start, u64::from(root_entries) * SLOT as u64),
+            root_region: (root_start, u64::from(root_entries) * SLOT_U64),
             root_cluster,
             data_start: root_start + root_sectors * sector,
             max_cluster,
@@ -559,16 +576,21 @@ impl<'a> Fat<'a> {
                 self.fat_len
             )));
         }
-        let mut b = [0u8; 4];
-        self.read(self.fat_start + at, &mut b[..width as usize])?;
+        let entry = self.fat_start + at;
         let (value, end_min) = match self.kind {
             Kind::Fat12 => {
-                let v = u32::from(le16(&b, 0));
+                let v = u32::from(u16::from_le_bytes(self.read_array(entry)?));
                 let v = if cluster % 2 == 1 { v >> 4 } else { v & 0x0FFF };
                 (v, 0x0FF8)
             }
-            Kind::Fat16 => (u32::from(le16(&b, 0)), 0xFFF8),
-            Kind::Fat32 => (le32(&b, 0) & 0x0FFF_FFFF, 0x0FFF_FFF8),
+            Kind::Fat16 => (
+                u32::from(u16::from_le_bytes(self.read_array(entry)?)),
+                0xFFF8,
+            ),
+            Kind::Fat32 => (
+                u32::from_le_bytes(self.read_array(entry)?) & 0x0FFF_FFFF,
+                0x0FFF_FFF8,
+            ),
         };
         if value >= end_min {
             Ok(None)
@@ -606,7 +628,10 @@ impl<'a> Fat<'a> {
                 self.max_cluster
             )));
         }
-        let max_clusters = (MAX_DIR_SLOTS * SLOT) as u64 / self.cluster;
+        let max_clusters = u64::try_from(MAX_DIR_SLOTS * SLOT).unwrap_or(u64::MAX) / self.cluster;
+        // At most 4096 * 128 bytes (checked in `open`).
+        let cluster_len = usize::try_from(self.cluster)
+            .map_err(|_| self.corrupt(format!("{} bytes per cluster", self.cluster)))?;
         let mut seen = HashSet::new();
         let mut extents = Vec::new();
         let mut data = Vec::new();
@@ -617,15 +642,15 @@ impl<'a> Fat<'a> {
                     "the cluster chain of directory {name} loops back to cluster {cl}"
                 )));
             }
-            if extents.len() as u64 >= max_clusters.max(1) {
+            if u64::try_from(extents.len()).unwrap_or(u64::MAX) >= max_clusters.max(1) {
                 return Err(self.corrupt(format!(
                     "directory {name} is longer than {MAX_DIR_SLOTS} entries"
                 )));
             }
             let at = self.cluster_offset(cl);
-            let old = data.len();
-            data.resize(old + self.cluster as usize, 0);
-            self.read(at, &mut data[old..])?;
+            let mut bytes = vec![0u8; cluster_len];
+            self.read(at, &mut bytes)?;
+            data.extend_from_slice(&bytes);
             extents.push(at);
             c = self.next(cl)?;
         }
@@ -669,13 +694,20 @@ impl<'a> Fat<'a> {
             }
         }
         for &b in &blocks {
-            let mut buf = [0u8; BLOCK as usize];
+            let mut buf = [0u8; BLOCK_LEN];
             self.read(b, &mut buf)?;
             for &(i, bytes) in slots {
                 let at = dir.slot_offset(i);
                 if at / BLOCK * BLOCK == b {
-                    let o = (at - b) as usize;
-                    buf[o..o + SLOT].copy_from_slice(&bytes);
+                    // Extents start on sector boundaries, so a 32-byte slot never
+                    // straddles two blocks.
+                    let dst = usize::try_from(at - b)
+                        .ok()
+                        .and_then(|o| buf.get_mut(o..o.checked_add(SLOT)?))
+                        .ok_or_else(|| {
+                            self.corrupt(format!("slot {i} at byte {at} straddles two blocks"))
+                        })?;
+                    dst.copy_from_slice(&bytes);
                 }
             }
             self.write(b, &buf)?;
@@ -703,15 +735,11 @@ impl<'a> Fat<'a> {
                 } else {
                     // The first stored slot has the highest ordinal.
                     let ord = target.sfn - i;
-                    s = [0u8; SLOT];
-                    s[0] = ord as u8 | if ord == n { LAST_LFN } else { 0 }; // ord <= 20
-                    s[11] = ATTR_LFN;
-                    s[13] = sum;
-                    fill_lfn_units(&mut s, units, ord);
+                    s = lfn_slot(units, ord, ord == n, sum).ok_or_else(|| self.too_long(units))?;
                 }
-                (i, s)
+                Ok((i, s))
             })
-            .collect();
+            .collect::<Result<_, CountError>>()?;
         let blocks = self.patch(dir, &slots)?;
         self.sync()?;
         Ok(Renamed {
@@ -747,11 +775,7 @@ impl<'a> Fat<'a> {
         let mut new_slots = Vec::with_capacity(needed);
         for k in 0..lfn {
             let ord = lfn - k;
-            let mut s = [0u8; SLOT];
-            s[0] = ord as u8 | if k == 0 { LAST_LFN } else { 0 }; // ord <= 20
-            s[11] = ATTR_LFN;
-            s[13] = sum;
-            fill_lfn_units(&mut s, units, ord);
+            let s = lfn_slot(units, ord, k == 0, sum).ok_or_else(|| self.too_long(units))?;
             new_slots.push((start + k, s));
         }
         let mut sfn = dir.slot(target.sfn);
@@ -807,13 +831,37 @@ fn fill_lfn_units(slot: &mut [u8; SLOT], units: &[u16], ord: usize) {
     let base = (ord - 1) * LFN_UNITS;
     for (j, &at) in LFN_UNIT_AT.iter().enumerate() {
         let idx = base + j;
-        let u = match idx.cmp(&units.len()) {
-            std::cmp::Ordering::Less => units[idx],
-            std::cmp::Ordering::Equal => 0x0000,
-            std::cmp::Ordering::Greater => 0xFFFF,
+        let u = match units.get(idx) {
+            Some(&u) => u,
+            None if idx == units.len() => 0x0000,
+            None => 0xFFFF,
         };
-        slot[at..at + 2].copy_from_slice(&u.to_le_bytes());
+        // Every offset in `LFN_UNIT_AT` is at most 30: the unit is inside the slot.
+        if let Some(dst) = slot.get_mut(at..at + 2) {
+            dst.copy_from_slice(&u.to_le_bytes());
+        }
     }
+}
+
+/// The 13 UTF-16 units of a long-name slot, in order.
+fn lfn_units(slot: &[u8; SLOT]) -> [u16; LFN_UNITS] {
+    // Every offset in `LFN_UNIT_AT` is at most 30: the unit is inside the slot.
+    LFN_UNIT_AT.map(|at| u16_le(slot, at).unwrap_or(0xFFFF))
+}
+
+/// Long-name slot `ord` (1-based, at most [`MAX_LFN_SLOTS`]) of `units`, checksum
+/// `sum`; `last` marks the first-stored slot, the one with the highest ordinal. `None`
+/// when `ord` does not fit the ordinal byte.
+fn lfn_slot(units: &[u16], ord: usize, last: bool, sum: u8) -> Option<[u8; SLOT]> {
+    let ord_byte = u8::try_from(ord)
+        .ok()
+        .filter(|_| (1..=MAX_LFN_SLOTS).contains(&ord))?;
+    let mut s = [0u8; SLOT];
+    s[0] = ord_byte | if last { LAST_LFN } else { 0 };
+    s[11] = ATTR_LFN;
+    s[13] = sum;
+    fill_lfn_units(&mut s, units, ord);
+    Some(s)
 }
 
 /// A short name for a new slot: the long name's letters upper-cased (others become
@@ -829,10 +877,9 @@ fn unique_short_name(units: &[u16], items: &[Item]) -> Option<[u8; 11]> {
             .filter(|c| *c != ' ' && *c != '.')
             .map(|c| {
                 let c = c.to_ascii_uppercase();
-                if c.is_ascii_alphanumeric() || "$%'-_@~`!(){}^#&".contains(c) {
-                    c as u8
-                } else {
-                    b'_'
+                match u8::try_from(c) {
+                    Ok(b) if c.is_ascii_alphanumeric() || "$%'-_@~`!(){}^#&".contains(c) => b,
+                    _ => b'_',
                 }
             })
             .take(n)
@@ -844,10 +891,15 @@ fn unique_short_name(units: &[u16], items: &[Item]) -> Option<[u8; 11]> {
     for n in 1u32..=999_999 {
         let tail = format!("~{n}");
         let keep = base.len().min(8 - tail.len());
+        // keep + tail.len() <= 8 and ext.len() <= 3: everything lands in the 11 bytes.
         let mut s = [b' '; 11];
-        s[..keep].copy_from_slice(&base[..keep]);
-        s[keep..keep + tail.len()].copy_from_slice(tail.as_bytes());
-        s[8..8 + ext.len()].copy_from_slice(&ext);
+        let stem = base.iter().take(keep).chain(tail.as_bytes());
+        for (d, &b) in s.iter_mut().zip(stem) {
+            *d = b;
+        }
+        for (d, &b) in s.iter_mut().skip(8).zip(&ext) {
+            *d = b;
+        }
         if s[0] == DELETED {
             s[0] = 0x05;
         }
@@ -895,9 +947,10 @@ impl Item {
     }
 
     fn cluster(&self, kind: Kind) -> u32 {
-        let lo = u32::from(le16(&self.raw, 26));
+        // Offsets 20 and 26 are inside the 32-byte slot: the reads never miss.
+        let lo = u16_le(&self.raw, 26).map_or(0, u32::from);
         let hi = if kind == Kind::Fat32 {
-            u32::from(le16(&self.raw, 20))
+            u16_le(&self.raw, 20).map_or(0, u32::from)
         } else {
             0
         };
@@ -918,8 +971,10 @@ fn short_display(raw: &[u8; SLOT]) -> String {
             .to_string()
     };
     let mut name = raw[..8].to_vec();
-    if name[0] == 0x05 {
-        name[0] = DELETED;
+    if let Some(first) = name.first_mut()
+        && *first == 0x05
+    {
+        *first = DELETED;
     }
     let base = conv(&name, raw[12] & 0x08 != 0);
     let ext = conv(&raw[8..11], raw[12] & 0x10 != 0);
@@ -943,18 +998,23 @@ impl Dir {
         s
     }
 
+    /// The first byte of slot `i` (`None` past the end).
+    fn first_byte(&self, i: usize) -> Option<u8> {
+        u8_at(&self.data, i.checked_mul(SLOT)?)
+    }
+
     /// Partition byte offset of slot `i` (slots never straddle extents: extents are
     /// whole sectors).
     fn slot_offset(&self, i: usize) -> u64 {
-        let at = (i * SLOT) as u64;
-        let e = (at / self.extent_len) as usize;
+        let at = u64::try_from(i * SLOT).unwrap_or(u64::MAX);
+        let e = usize::try_from(at / self.extent_len).unwrap_or(usize::MAX);
         self.extents.get(e).copied().unwrap_or(0) + at % self.extent_len
     }
 
     /// Index of the end marker (the first slot starting with 0x00), or the slot count.
     fn end(&self) -> usize {
         (0..self.slot_count())
-            .find(|&i| self.data[i * SLOT] == 0)
+            .find(|&i| self.first_byte(i) == Some(0))
             .unwrap_or(self.slot_count())
     }
 
@@ -978,9 +1038,14 @@ impl Dir {
                         .then(|| (i, ord, s[13], ord, vec![0xFFFF; ord * LFN_UNITS]));
                 }
                 match &mut run {
-                    Some((_, _, sum, expect, units)) if *expect == ord && *sum == s[13] => {
-                        for (j, &at) in LFN_UNIT_AT.iter().enumerate() {
-                            units[(ord - 1) * LFN_UNITS + j] = le16(&s, at);
+                    // Ordinal 0 is never valid (after ordinal 1 the run expects 0).
+                    Some((_, _, sum, expect, units))
+                        if *expect == ord && ord > 0 && *sum == s[13] =>
+                    {
+                        // 1 <= ord <= the run's count: its 13 units are inside `units`.
+                        let part = units.iter_mut().skip((ord - 1) * LFN_UNITS);
+                        for (u, v) in part.zip(lfn_units(&s)) {
+                            *u = v;
                         }
                         *expect -= 1;
                     }
@@ -996,8 +1061,9 @@ impl Dir {
             }
             let (first, long) = match lfn {
                 Some((first, _, sum, 0, units)) if sum == sfn_checksum(&short) => {
-                    let end = units.iter().position(|&u| u == 0).unwrap_or(units.len());
-                    (first, Some(String::from_utf16_lossy(&units[..end])))
+                    // The name ends at the first 0x0000 unit, if any.
+                    let name = units.split(|&u| u == 0).next().unwrap_or_default();
+                    (first, Some(String::from_utf16_lossy(name)))
                 }
                 _ => (i, None),
             };
@@ -1020,7 +1086,7 @@ impl Dir {
     /// any extra slots the new set needs before the old set are deleted (free) slots.
     fn in_place_start(&self, target: &Item, slots: usize) -> Option<usize> {
         let start = target.sfn.checked_sub(slots)?;
-        if slots == 0 || (start..target.first).any(|i| self.data[i * SLOT] != DELETED) {
+        if slots == 0 || (start..target.first).any(|i| self.first_byte(i) != Some(DELETED)) {
             return None;
         }
         let first = start.min(target.first);
@@ -1034,7 +1100,7 @@ impl Dir {
         let mut start = 0;
         let mut len = 0;
         for i in 0..self.slot_count() {
-            if i >= end || self.data[i * SLOT] == DELETED {
+            if i >= end || self.first_byte(i) == Some(DELETED) {
                 if len == 0 {
                     start = i;
                 }
@@ -1069,7 +1135,7 @@ mod tests {
         let units: Vec<u16> = "x+0-1.conf".encode_utf16().collect();
         let mut s = [0u8; SLOT];
         fill_lfn_units(&mut s, &units, 1);
-        let got: Vec<u16> = LFN_UNIT_AT.iter().map(|&a| le16(&s, a)).collect();
+        let got = lfn_units(&s).to_vec();
         let mut want = units.clone();
         want.push(0);
         want.extend([0xFFFF, 0xFFFF]);
@@ -1077,7 +1143,7 @@ mod tests {
         // Exactly 13 units: no terminator.
         let units: Vec<u16> = "abcdef+1.conf".encode_utf16().collect();
         fill_lfn_units(&mut s, &units, 1);
-        let got: Vec<u16> = LFN_UNIT_AT.iter().map(|&a| le16(&s, a)).collect();
+        let got = lfn_units(&s).to_vec();
         assert_eq!(got, units);
     }
 
@@ -1102,7 +1168,7 @@ mod tests {
         Dir {
             data,
             extents: vec![0],
-            extent_len: (total * SLOT) as u64,
+            extent_len: u64::try_from(total * SLOT).unwrap(),
         }
     }
 
@@ -1117,15 +1183,7 @@ mod tests {
         let units: Vec<u16> = name.encode_utf16().collect();
         let n = units.len().div_ceil(LFN_UNITS);
         (0..n)
-            .map(|k| {
-                let ord = n - k;
-                let mut s = [0u8; SLOT];
-                s[0] = ord as u8 | if k == 0 { LAST_LFN } else { 0 };
-                s[11] = ATTR_LFN;
-                s[13] = sfn_checksum(short);
-                fill_lfn_units(&mut s, &units, ord);
-                s
-            })
+            .map(|k| lfn_slot(&units, n - k, k == 0, sfn_checksum(short)).unwrap())
             .collect()
     }
 
@@ -1149,6 +1207,22 @@ mod tests {
         assert_eq!(items[1].short_display, "A01.TXT");
         assert!(items[1].matches("a01.txt"));
         assert_eq!(d.slot_offset(3), 96);
+    }
+
+    /// A long-name slot with ordinal 0 after a complete run (ordinal 1) breaks the run
+    /// instead of indexing before the run's units.
+    #[test]
+    fn ordinal_zero_after_a_run_is_an_orphan() {
+        let mut slots = lfn("a+1.conf", b"A+1     CON");
+        let mut zero = slots[0];
+        zero[0] = 0x80;
+        slots.push(zero);
+        slots.push(sfn(b"A+1     CON"));
+        let items = dir_of(&slots, 4).items();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].long, None);
+        assert_eq!(lfn_slot(&[0x61], 0, true, 0), None);
+        assert_eq!(lfn_slot(&[0x61], MAX_LFN_SLOTS + 1, true, 0), None);
     }
 
     #[test]
