@@ -28,6 +28,14 @@
 //! (default 2023-11-14), so the same description always gives the same bytes.
 //! The image appears at its path only when complete (written beside it, then
 //! renamed).
+//!
+//! 4Kn disks ([`DiskImage::sector_size`] 4096): partition LBAs count 4096-byte
+//! sectors, FAT gets 4096-byte logical sectors (`mkfs.vfat -S 4096`) and ext4
+//! 4096-byte blocks, as on a real 4Kn drive. `sgdisk` and `sfdisk` take the sector
+//! size from the device they write, and a plain file is always 512, so the table is
+//! written through a loop device with 4096-byte sectors
+//! (`losetup --sector-size 4096`), detached afterwards: the one layout that needs
+//! root. Attach such an image with [`DiskSpec::block_size`](crate::DiskSpec::block_size).
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
@@ -44,7 +52,10 @@ use crate::util::{
 use crate::{Error, Result};
 
 const MIB: u64 = 1024 * 1024;
+/// The usual logical sector size.
 const SECTOR: u64 = 512;
+/// A 4Kn disk's logical sector size.
+const SECTOR_4KN: u64 = 4096;
 
 /// The type of a partition (GPT type GUID / MBR type byte).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -324,6 +335,7 @@ pub struct DiskImage {
     size_mib: u64,
     partitions: Vec<Partition>,
     seed: Option<u64>,
+    sector_size: u64,
 }
 
 impl DiskImage {
@@ -335,6 +347,7 @@ impl DiskImage {
             size_mib,
             partitions: Vec::new(),
             seed: None,
+            sector_size: SECTOR,
         }
     }
 
@@ -358,6 +371,7 @@ impl DiskImage {
             size_mib: part.size_mib,
             partitions: vec![part],
             seed: None,
+            sector_size: SECTOR,
         }
     }
 
@@ -368,6 +382,19 @@ impl DiskImage {
             self.partitions[0].size_mib = size_mib;
         }
         self
+    }
+
+    /// Sets the logical sector size: 512 (the default) or 4096 (a 4Kn disk; see the
+    /// module docs, building one needs root for `losetup`). Other sizes are refused
+    /// by [`DiskImage::write`].
+    pub fn sector_size(mut self, bytes: u64) -> DiskImage {
+        self.sector_size = bytes;
+        self
+    }
+
+    /// The logical sector size (512 unless [`DiskImage::sector_size`] changed it).
+    pub fn logical_sector_size(&self) -> u64 {
+        self.sector_size
     }
 
     /// Appends a partition (partition numbers count from 1 in this order).
@@ -426,6 +453,12 @@ impl DiskImage {
         let mut h = Fnv64::new();
         h.field(format!("{:?}", self.layout).as_bytes());
         h.field(&self.size_mib.to_le_bytes());
+        // Only when not 512, so images described before sector sizes existed keep
+        // their GUIDs.
+        if self.sector_size != SECTOR {
+            h.field(b"sector-size");
+            h.field(&self.sector_size.to_le_bytes());
+        }
         for p in &self.partitions {
             h.field(&p.size_mib.to_le_bytes());
             h.field(p.type_.gpt_code().as_bytes());
@@ -493,6 +526,12 @@ impl DiskImage {
     }
 
     fn plan_total(&self) -> Result<(Vec<(u64, u64)>, u64)> {
+        if self.sector_size != SECTOR && self.sector_size != SECTOR_4KN {
+            return Err(Error::Invalid(format!(
+                "sector size {} is not supported (512 or 4096)",
+                self.sector_size
+            )));
+        }
         for p in &self.partitions {
             if let Some(msg) = p.name.strip_prefix('\0') {
                 return Err(Error::Invalid(format!(
@@ -601,7 +640,14 @@ impl DiskImage {
         let image = tmp.path().join("disk.img");
 
         if self.layout == Layout::Superfloppy {
-            build_fs(&self.partitions[0], total_mib, &image, tmp.path(), 0)?;
+            build_fs(
+                &self.partitions[0],
+                total_mib,
+                &image,
+                tmp.path(),
+                0,
+                self.sector_size,
+            )?;
         } else {
             create_sparse(&image, total_mib * MIB)?;
             match self.layout {
@@ -611,7 +657,7 @@ impl DiskImage {
             }
             for (i, (part, &(start, size))) in self.partitions.iter().zip(&plan).enumerate() {
                 let fs_image = tmp.path().join(format!("part{}.img", i + 1));
-                if build_fs(part, size, &fs_image, tmp.path(), i + 1)? {
+                if build_fs(part, size, &fs_image, tmp.path(), i + 1, self.sector_size)? {
                     copy_into(&fs_image, &image, start * MIB)?;
                     std::fs::remove_file(&fs_image).map_err(io_err("cannot remove", &fs_image))?;
                 }
@@ -621,13 +667,29 @@ impl DiskImage {
         Ok(())
     }
 
+    /// The device the partitioning tool writes: the image itself, or a loop device
+    /// over it with the image's sector size (module docs).
+    fn table_target(&self, image: &Path) -> Result<(PathBuf, Option<LoopDevice>)> {
+        if self.sector_size == SECTOR {
+            return Ok((image.to_path_buf(), None));
+        }
+        let dev = LoopDevice::attach(image, self.sector_size)?;
+        Ok((dev.path.clone(), Some(dev)))
+    }
+
     fn write_gpt(&self, image: &Path, plan: &[(u64, u64)]) -> Result<()> {
+        let (target, loop_dev) = self.table_target(image)?;
+        let sector = self.sector_size;
         let mut cmd = Command::new("sgdisk");
         cmd.arg("-o").arg("-U").arg(self.disk_guid());
+        if sector != SECTOR {
+            // 1 MiB alignment in this disk's sectors (sgdisk's default is 2048 sectors).
+            cmd.arg("-a").arg((MIB / sector).to_string());
+        }
         for (i, (part, &(start, size))) in self.partitions.iter().zip(plan).enumerate() {
             let n = i + 1;
-            let first = start * MIB / SECTOR;
-            let last = (start + size) * MIB / SECTOR - 1;
+            let first = start * MIB / sector;
+            let last = (start + size) * MIB / sector - 1;
             cmd.arg("-n").arg(format!("{n}:{first}:{last}"));
             cmd.arg("-t").arg(format!("{n}:{}", part.type_.gpt_code()));
             if !part.name.is_empty() {
@@ -639,12 +701,14 @@ impl DiskImage {
                 cmd.arg("-A").arg(format!("{n}:set:2"));
             }
         }
-        cmd.arg(image);
+        cmd.arg(&target);
         run(&mut cmd)?;
-        Ok(())
+        loop_dev.map_or(Ok(()), LoopDevice::detach)
     }
 
     fn write_mbr(&self, image: &Path, plan: &[(u64, u64)]) -> Result<()> {
+        let (target, loop_dev) = self.table_target(image)?;
+        let sector = self.sector_size;
         let mut script = format!(
             "label: dos\nlabel-id: 0x{:08x}\nunit: sectors\n\n",
             self.mbr_disk_id()
@@ -653,8 +717,8 @@ impl DiskImage {
             let code = part.type_.mbr_code().unwrap_or(0x83);
             script.push_str(&format!(
                 "start={}, size={}, type={code:x}{}\n",
-                start * MIB / SECTOR,
-                size * MIB / SECTOR,
+                start * MIB / sector,
+                size * MIB / sector,
                 if part.bootable { ", bootable" } else { "" }
             ));
         }
@@ -666,9 +730,58 @@ impl DiskImage {
             "--wipe",
             "never",
         ])
-        .arg(image);
+        .arg(&target);
         run_with_stdin(&mut cmd, script.as_bytes())?;
+        loop_dev.map_or(Ok(()), LoopDevice::detach)
+    }
+}
+
+/// A loop device over an image file with a given logical sector size
+/// (`losetup --sector-size N -f --show`), detached when dropped.
+#[derive(Debug)]
+struct LoopDevice {
+    path: PathBuf,
+    attached: bool,
+}
+
+impl LoopDevice {
+    fn attach(image: &Path, sector_size: u64) -> Result<LoopDevice> {
+        let mut cmd = Command::new("losetup");
+        cmd.arg("--sector-size")
+            .arg(sector_size.to_string())
+            .args(["-f", "--show"])
+            .arg(image);
+        let out = run(&mut cmd).map_err(|e| {
+            Error::Invalid(format!(
+                "a {sector_size}-byte-sector image needs a loop device (root): {e}"
+            ))
+        })?;
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if path.is_empty() {
+            return Err(Error::Invalid(format!(
+                "`{}` printed no device",
+                display_command(&cmd)
+            )));
+        }
+        Ok(LoopDevice {
+            path: PathBuf::from(path),
+            attached: true,
+        })
+    }
+
+    /// Detaches, reporting a failure (dropping detaches too, silently).
+    fn detach(mut self) -> Result<()> {
+        self.attached = false;
+        run(Command::new("losetup").arg("-d").arg(&self.path))?;
         Ok(())
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        if self.attached {
+            let _ = Command::new("losetup").arg("-d").arg(&self.path).output();
+        }
     }
 }
 
@@ -815,6 +928,7 @@ fn build_fs(
     out: &Path,
     tmp: &Path,
     number: usize,
+    sector_size: u64,
 ) -> Result<bool> {
     match &part.fs {
         Filesystem::Empty => {
@@ -840,12 +954,12 @@ fn build_fs(
         }
         Filesystem::Fat { label, volume_id } => {
             let staged = stage(part, &tmp.join(format!("stage{number}")))?;
-            build_fat(label, *volume_id, size_mib, out, &staged)?;
+            build_fat(label, *volume_id, size_mib, out, &staged, sector_size)?;
             Ok(true)
         }
         Filesystem::Ext4 { label, uuid } => {
             let staged = stage(part, &tmp.join(format!("stage{number}")))?;
-            build_ext4(label, uuid, size_mib, out, &staged)?;
+            build_ext4(label, uuid, size_mib, out, &staged, sector_size)?;
             Ok(true)
         }
     }
@@ -865,13 +979,21 @@ fn build_fat(
     size_mib: u64,
     out: &Path,
     staged: &Staged,
+    sector_size: u64,
 ) -> Result<()> {
     create_sparse(out, size_mib * MIB)?;
     let mut mkfs = Command::new("mkfs.vfat");
     mkfs.args(["--invariant", "--mbr=n"])
         .arg("-i")
         .arg(format!("{volume_id:08x}"));
-    if size_mib >= 33 {
+    if sector_size != SECTOR {
+        mkfs.arg("-S").arg(sector_size.to_string());
+    }
+    // FAT32 needs 65525 clusters: from 33 MiB with 512-byte sectors, but only from
+    // 257 MiB with 4096-byte ones (one sector per cluster); below that mkfs.vfat's own
+    // choice (FAT16) is the one every reader agrees on.
+    let fat32_from_mib = if sector_size == SECTOR { 33 } else { 260 };
+    if size_mib >= fat32_from_mib {
         mkfs.args(["-F", "32"]);
     }
     if !label.is_empty() {
@@ -924,11 +1046,22 @@ fn check_uuid(uuid: &str) -> Result<()> {
     }
 }
 
-fn build_ext4(label: &str, uuid: &str, size_mib: u64, out: &Path, staged: &Staged) -> Result<()> {
+fn build_ext4(
+    label: &str,
+    uuid: &str,
+    size_mib: u64,
+    out: &Path,
+    staged: &Staged,
+    sector_size: u64,
+) -> Result<()> {
     check_uuid(uuid)?;
     let epoch = source_date_epoch().to_string();
     let mut mkfs = Command::new("mke2fs");
     mkfs.args(["-q", "-F", "-t", "ext4"]);
+    if sector_size != SECTOR {
+        // Blocks no smaller than the disk's sectors, as Linux requires to mount it.
+        mkfs.arg("-b").arg(sector_size.to_string());
+    }
     if !label.is_empty() {
         mkfs.arg("-L").arg(label);
     }
@@ -1133,6 +1266,53 @@ mod tests {
         let m = DiskImage::mbr(0).partition(Partition::esp(64));
         assert!(m.partuuid(1).unwrap().ends_with("-01"));
         assert_eq!(m.partuuid(2), None);
+    }
+
+    /// A 4Kn GPT image: the header at byte 4096, the protective MBR and the partition
+    /// entries in 4096-byte sectors, FAT with 4096-byte sectors and ext4 with 4096-byte
+    /// blocks at the 1 MiB-aligned offsets; the same description gives the same bytes.
+    /// Needs root (losetup), as the e2e tests do.
+    #[test]
+    fn gpt_4kn_image_counts_4096_byte_sectors() {
+        let dir = TempDir::new_in(&std::env::temp_dir(), "leapboot-4kn-image").unwrap();
+        let image = DiskImage::gpt(0)
+            .sector_size(4096)
+            .partition(Partition::esp(34).file("/loader/entries/a.conf", "title A\n"))
+            .partition(Partition::linux_ext4(
+                16,
+                "root",
+                "6e0a6a26-3d93-4f6b-9d3c-a3b1a4a4d001",
+            ));
+        let path = dir.path().join("4kn.img");
+        image.write(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len() as u64, 52 * MIB);
+        assert_eq!(&bytes[4096..4104], b"EFI PART");
+        assert_ne!(&bytes[512..520], b"EFI PART");
+        // Protective MBR: LBA 1, the disk's 4096-byte sectors less one.
+        let le32 = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        assert_eq!((bytes[446 + 4], le32(446 + 8)), (0xee, 1));
+        assert_eq!(u64::from(le32(446 + 12)), 52 * MIB / 4096 - 1);
+        // Entry array at LBA 2 (byte 8192): first and last LBA of each partition.
+        let le64 = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        let entries = 2 * 4096;
+        assert_eq!(le64(entries + 32), MIB / 4096);
+        assert_eq!(le64(entries + 40), 35 * MIB / 4096 - 1);
+        assert_eq!(le64(entries + 128 + 32), 35 * MIB / 4096);
+        // FAT boot sector: 4096 bytes per sector; ext4: 4096-byte blocks.
+        let esp = MIB as usize;
+        assert_eq!(u16::from_le_bytes([bytes[esp + 11], bytes[esp + 12]]), 4096);
+        let root = 35 * MIB as usize;
+        assert_eq!(&bytes[root + 1080..root + 1082], &[0x53, 0xef]);
+        assert_eq!(
+            le32(root + 1024 + 0x18),
+            2,
+            "s_log_block_size 2: 4096-byte blocks"
+        );
+        let again = dir.path().join("again.img");
+        image.write(&again).unwrap();
+        assert_eq!(file_digest(&path).unwrap(), file_digest(&again).unwrap());
+        assert!(DiskImage::gpt(8).sector_size(1024).write(&again).is_err());
     }
 
     #[test]

@@ -118,6 +118,10 @@ pub struct DiskSpec {
     pub readonly: bool,
     /// QEMU image format; `raw` for images from [`DiskImage`](crate::DiskImage).
     pub format: String,
+    /// Logical and physical block size the guest sees (virtio only): `Some(4096)`
+    /// makes a 4Kn disk, for images built with
+    /// [`DiskImage::sector_size`](crate::DiskImage::sector_size). `None`: QEMU's 512.
+    pub block_size: Option<u32>,
 }
 
 impl DiskSpec {
@@ -128,6 +132,7 @@ impl DiskSpec {
             interface: Interface::Virtio,
             readonly: false,
             format: "raw".to_string(),
+            block_size: None,
         }
     }
 
@@ -142,6 +147,14 @@ impl DiskSpec {
     /// Sets read-only.
     pub fn readonly(mut self, readonly: bool) -> DiskSpec {
         self.readonly = readonly;
+        self
+    }
+
+    /// Sets the logical and physical block size (virtio only; 4096 for a 4Kn disk).
+    /// The disk is then attached as `-drive ...,if=none` plus
+    /// `-device virtio-blk-pci,drive=...,logical_block_size=N,physical_block_size=N`.
+    pub fn block_size(mut self, bytes: u32) -> DiskSpec {
+        self.block_size = Some(bytes);
         self
     }
 }
@@ -343,14 +356,34 @@ impl VmConfig {
                 )));
             }
             let mut drive = format!("file={path},format={},id=disk{i}", disk.format);
-            drive.push_str(match disk.interface {
-                Interface::Virtio => ",if=virtio",
-                Interface::Ide => ",if=ide",
-            });
+            let device = match (disk.interface, disk.block_size) {
+                (Interface::Virtio, Some(bs)) => {
+                    drive.push_str(",if=none");
+                    Some(format!(
+                        "virtio-blk-pci,drive=disk{i},logical_block_size={bs},physical_block_size={bs}"
+                    ))
+                }
+                (Interface::Ide, Some(_)) => {
+                    return Err(Error::Invalid(format!(
+                        "disk {path}: a block size can only be set on a virtio disk"
+                    )));
+                }
+                (Interface::Virtio, None) => {
+                    drive.push_str(",if=virtio");
+                    None
+                }
+                (Interface::Ide, None) => {
+                    drive.push_str(",if=ide");
+                    None
+                }
+            };
             if disk.readonly {
                 drive.push_str(",readonly=on");
             }
             cmd.arg("-drive").arg(drive);
+            if let Some(device) = device {
+                cmd.arg("-device").arg(device);
+            }
         }
         cmd.args(&self.extra_args);
         Ok(cmd)
@@ -880,6 +913,24 @@ mod tests {
         ] {
             assert!(cmd.contains(want), "{want} missing in {cmd}");
         }
+    }
+
+    #[test]
+    fn a_4kn_disk_is_a_virtio_device_with_its_block_size() {
+        let cfg = VmConfig::new("/k", "/i")
+            .disk(DiskSpec::virtio("/4k.img").block_size(4096))
+            .accel(Accel::Tcg);
+        let cmd = display_command(&cfg.command().unwrap());
+        for want in [
+            "-drive file=/4k.img,format=raw,id=disk0,if=none",
+            "-device virtio-blk-pci,drive=disk0,logical_block_size=4096,physical_block_size=4096",
+        ] {
+            assert!(cmd.contains(want), "{want} missing in {cmd}");
+        }
+        let ide = VmConfig::new("/k", "/i")
+            .disk(DiskSpec::ide("/4k.img").block_size(4096))
+            .accel(Accel::Tcg);
+        assert!(ide.command().is_err());
     }
 
     fn shell(script: &str) -> Vm {

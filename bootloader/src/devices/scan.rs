@@ -51,8 +51,9 @@ pub fn disk_partitions(path: &Path, name: &str) -> Option<Vec<Partition>> {
     };
     crate::log!(
         Area::Disk,
-        "{name}: {} bytes, {table}, {} partition(s)",
+        "{name}: {} bytes, {}-byte sectors, {table}, {} partition(s)",
         disk.size,
+        disk.sector_size(),
         parts.len()
     );
     let mut out = Vec::new();

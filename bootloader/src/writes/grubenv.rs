@@ -8,11 +8,18 @@
 //! the ext4 or FAT reader, and the one 512-byte-aligned place among those reads that
 //! holds exactly the file's bytes is the target. No unique place, no write.
 
-use crate::devices::disk::{Disk, SECTOR};
+use crate::devices::disk::Disk;
 use crate::devices::volume::slice::{ReadLog, Slice};
 use crate::devices::volume::{Location, Volume};
 use crate::log::Area;
 use leapboot_menus::grub::grubenv::{self, EnvWrite};
+
+/// Step of the search for the file's bytes: file data starts on a filesystem block (ext4,
+/// 1024 bytes or more) or cluster (FAT, a multiple of its sector of 512 bytes or more),
+/// so at a multiple of 512 from the partition start whatever the disk's sector size.
+/// A filesystem unit, not the device's sector: on a 4Kn disk, an ext4 with 1024-byte
+/// blocks still has files at 1024-byte steps.
+const FILE_DATA_ALIGN: u64 = 512;
 
 /// Largest environment file handled (GRUB's is 1024 bytes).
 pub const MAX_ENV_BYTES: u64 = 64 * 1024;
@@ -91,7 +98,7 @@ fn locate(vol: &Volume, loc: &Location, path: &str, contents: &[u8]) -> Result<u
     let mut found: Vec<u64> = Vec::new();
     let check = Slice::new(disk, loc.partition.offset, loc.partition.len);
     for (start, len) in reads {
-        let first = start.div_ceil(SECTOR) * SECTOR;
+        let first = start.div_ceil(FILE_DATA_ALIGN) * FILE_DATA_ALIGN;
         let mut at = first;
         while at + contents.len() as u64 <= start + len.max(contents.len() as u64) {
             let mut buf = vec![0u8; contents.len()];
@@ -99,7 +106,7 @@ fn locate(vol: &Volume, loc: &Location, path: &str, contents: &[u8]) -> Result<u
             {
                 found.push(at);
             }
-            at += SECTOR;
+            at += FILE_DATA_ALIGN;
             if at >= start + len {
                 break;
             }

@@ -6,8 +6,14 @@
 //! inside the disk, and the entry-array CRC (which the crate does not check). When the
 //! primary header or its entries are bad and the backup is good, the crate is shown a
 //! view of the disk with the primary header hidden, so it falls back to the backup.
+//!
+//! Every LBA counts the disk's logical sectors ([`Disk::sector_size`]): the primary
+//! header is at byte 512 on a 512-byte-sector disk and at byte 4096 on a 4Kn disk, the
+//! backup in the last sector, the entry array at its LBA × the sector size, and
+//! partition LBAs likewise. The `gpt` crate is told the same size
+//! (`LogicalBlockSize::Lb512` or `Lb4096`, the two it reads).
 
-use super::{Disk, DiskError, Partition, SECTOR, Scheme};
+use super::{Disk, DiskError, Partition, Scheme};
 use leapboot_menus::VolumeRole;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
@@ -15,6 +21,11 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 pub const MAX_ENTRIES: u32 = 1024;
 /// The only entry size the `gpt` crate reads.
 pub const ENTRY_SIZE: u32 = 128;
+
+/// The header's first eight bytes.
+pub const SIGNATURE: &[u8; 8] = b"EFI PART";
+/// Smallest header size the specification allows.
+const MIN_HEADER_SIZE: u32 = 92;
 
 /// Partition type GUID of the EFI System Partition.
 pub const TYPE_ESP: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
@@ -36,21 +47,23 @@ fn le64(b: &[u8], at: usize) -> u64 {
 /// Checks the header at `lba` and its entry array: `Ok(true)` when both are good,
 /// `Ok(false)` when there is no GPT signature there, `Err` with the reason otherwise.
 fn check_header(disk: &Disk, lba: u64) -> Result<bool, String> {
-    let mut h = [0u8; SECTOR as usize];
-    if disk.read_at(lba * SECTOR, &mut h).is_err() {
+    let sector = disk.sector_size();
+    // OK to allocate: the sector size is at most `MAX_SECTOR_SIZE` (64 KiB).
+    let mut h = vec![0u8; sector as usize];
+    if disk.read_at(lba * sector, &mut h).is_err() {
         return Err(format!("header at LBA {lba} cannot be read"));
     }
-    if &h[0..8] != b"EFI PART" {
+    if h.get(0..8) != Some(SIGNATURE.as_slice()) {
         return Ok(false);
     }
     let size = le32(&h, 12);
-    if !(92..=SECTOR as u32).contains(&size) {
+    if !(u64::from(MIN_HEADER_SIZE)..=sector).contains(&u64::from(size)) {
         return Err(format!(
-            "header at LBA {lba}: header size {size} is not between 92 and {SECTOR}"
+            "header at LBA {lba}: header size {size} is not between {MIN_HEADER_SIZE} and the {sector}-byte sector"
         ));
     }
     let stored = le32(&h, 16);
-    let mut copy = h;
+    let mut copy = h.clone();
     copy[16..20].fill(0);
     let crc = crc32fast::hash(&copy[..size as usize]);
     if crc != stored {
@@ -77,7 +90,7 @@ fn check_header(disk: &Disk, lba: u64) -> Result<bool, String> {
     }
     let bytes = u64::from(count) * u64::from(entry_size);
     let end = entries_lba
-        .checked_mul(SECTOR)
+        .checked_mul(sector)
         .and_then(|o| o.checked_add(bytes));
     match end {
         Some(end) if entries_lba >= 1 && end <= disk.size => {}
@@ -89,7 +102,7 @@ fn check_header(disk: &Disk, lba: u64) -> Result<bool, String> {
         }
     }
     let entries = disk
-        .read_vec(entries_lba * SECTOR, bytes as usize)
+        .read_vec(entries_lba * sector, bytes as usize)
         .map_err(|e| format!("entry array at LBA {entries_lba}: {e}"))?;
     let stored = le32(&h, 88);
     let crc = crc32fast::hash(&entries);
@@ -108,13 +121,14 @@ pub fn read(disk: &Disk) -> Result<Option<Vec<Partition>>, DiskError> {
         table: "GPT",
         reason,
     };
-    if disk.size < 3 * SECTOR {
+    let sector = disk.sector_size();
+    if disk.size < 3 * sector {
         return Ok(None);
     }
     // An I/O error is not a corrupt table: let it through as what it is.
-    disk.read_vec(SECTOR, SECTOR as usize)?;
+    disk.read_vec(sector, sector as usize)?;
     let primary = check_header(disk, 1);
-    let last = disk.size / SECTOR - 1;
+    let last = disk.size / sector - 1;
     let hide_primary = match primary {
         Ok(true) => false,
         Ok(false) => return Ok(None),
@@ -128,6 +142,16 @@ pub fn read(disk: &Disk) -> Result<Option<Vec<Partition>>, DiskError> {
             }
         },
     };
+    let block_size = match sector {
+        512 => ::gpt::disk::LogicalBlockSize::Lb512,
+        4096 => ::gpt::disk::LogicalBlockSize::Lb4096,
+        _ => {
+            return Err(DiskError::Unsupported {
+                device: disk.name.clone(),
+                what: format!("a GPT on {sector}-byte sectors (leapboot reads 512 and 4096)"),
+            });
+        }
+    };
     let view = View {
         disk: disk.clone(),
         pos: 0,
@@ -135,17 +159,17 @@ pub fn read(disk: &Disk) -> Result<Option<Vec<Partition>>, DiskError> {
     };
     let table = ::gpt::GptConfig::new()
         .writable(false)
-        .logical_block_size(::gpt::disk::LogicalBlockSize::Lb512)
+        .logical_block_size(block_size)
         .open_from_device(view)
         .map_err(|e| corrupt(e.to_string()))?;
     let mut out = Vec::new();
     for (&number, p) in table.partitions() {
         let type_guid = p.part_type_guid.guid.to_string().to_ascii_lowercase();
         let (Some(offset), Some(end)) = (
-            p.first_lba.checked_mul(SECTOR),
+            p.first_lba.checked_mul(sector),
             p.last_lba
                 .checked_add(1)
-                .and_then(|l| l.checked_mul(SECTOR)),
+                .and_then(|l| l.checked_mul(sector)),
         ) else {
             continue;
         };
@@ -170,7 +194,8 @@ pub fn read(disk: &Disk) -> Result<Option<Vec<Partition>>, DiskError> {
     Ok(Some(out))
 }
 
-/// The disk as the `gpt` crate sees it: read-only, optionally with LBA 1 zeroed.
+/// The disk as the `gpt` crate sees it: read-only, optionally with LBA 1 (bytes
+/// `sector..2 * sector`) zeroed.
 #[derive(Debug)]
 struct View {
     disk: Disk,
@@ -189,7 +214,8 @@ impl Read for View {
         self.disk.read_at(self.pos, buf).map_err(io::Error::other)?;
         if self.hide_primary {
             let (start, end) = (self.pos, self.pos + n as u64);
-            let (hs, he) = (SECTOR, 2 * SECTOR);
+            let sector = self.disk.sector_size();
+            let (hs, he) = (sector, 2 * sector);
             if start < he && end > hs {
                 let from = hs.max(start) - start;
                 let to = he.min(end) - start;

@@ -5,6 +5,20 @@
 //! reads its GPT (validated here before the `gpt` crate sees it) or MBR and returns
 //! byte ranges. Partition tables are read by us, never by the kernel: leapboot does
 //! not depend on the kernel's partition scanning or on partition device nodes.
+//!
+//! # Sector size
+//! Every LBA in a partition table counts logical sectors of the disk: 512 bytes on
+//! most disks, 4096 on "4Kn" disks (many NVMe drives), where the GPT header sits at
+//! byte 4096 and a partition starting at LBA 256 starts at byte 1 MiB. A [`Disk`]
+//! knows its [`sector size`](Disk::sector_size), and every table reader multiplies by
+//! it; partitions leave this module as byte ranges, so nothing downstream needs it.
+//! It comes from, in order:
+//! 1. the caller ([`Disk::open_with_sector_size`]), for an image whose contents do not
+//!    tell;
+//! 2. the kernel, for a block device (`BLKSSZGET`, [`crate::sys::block`]);
+//! 3. the contents, for an image file ([`probe_sector_size`]): a GPT header at byte
+//!    512 or 4096, a protective MBR sized in 4096-byte units, or MBR partitions whose
+//!    filesystems start at LBA × 4096 but not at LBA × 512; otherwise 512.
 
 pub mod gpt;
 pub mod mbr;
@@ -16,9 +30,16 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Sector size assumed for partition tables (virtio, SATA and NVMe disks with 512-byte
-/// logical blocks; 4Kn disks are tried second).
-pub const SECTOR: u64 = 512;
+/// Sector size of an image file whose contents show no other (and of a block device
+/// whose driver reports none): the classic 512 bytes.
+pub const DEFAULT_SECTOR_SIZE: u64 = 512;
+/// Sector size of a "4Kn" disk (4096-byte logical sectors).
+pub const SECTOR_SIZE_4KN: u64 = 4096;
+/// Smallest logical sector size accepted.
+pub const MIN_SECTOR_SIZE: u64 = 512;
+/// Largest logical sector size accepted (Linux allows up to the page size; 64 KiB
+/// covers every page size).
+pub const MAX_SECTOR_SIZE: u64 = 65536;
 
 /// Why a disk could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +76,16 @@ pub enum DiskError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The disk uses something leapboot does not read (a sector size outside
+    /// [`MIN_SECTOR_SIZE`]..=[`MAX_SECTOR_SIZE`], a GPT on sectors the `gpt` crate
+    /// cannot read).
+    #[error("{device}: {what} is not supported")]
+    Unsupported {
+        /// Device or image path.
+        device: String,
+        /// What, with the value.
+        what: String,
+    },
     /// The partition table is damaged.
     #[error("{device}: corrupt {table} partition table: {reason}")]
     Corrupt {
@@ -78,48 +109,95 @@ pub struct Disk {
     file: Arc<File>,
     /// Size in bytes.
     pub size: u64,
+    sector_size: u64,
     writable: bool,
 }
 
 impl Disk {
-    /// Opens `path` read-only (`O_RDONLY`; leapboot never writes a disk through this handle).
+    /// Opens `path` read-only (`O_RDONLY`; leapboot never writes a disk through this
+    /// handle), with the sector size from the kernel or the contents (module docs).
     pub fn open(path: &Path, name: &str) -> Result<Disk, DiskError> {
-        let err = |source| DiskError::Open {
-            device: name.to_string(),
-            source,
-        };
-        let file = File::open(path).map_err(err)?;
-        let size = device_size(&file).map_err(err)?;
-        Ok(Disk {
-            name: name.to_string(),
-            path: path.to_path_buf(),
-            file: Arc::new(file),
-            size,
-            writable: false,
-        })
+        Disk::open_mode(path, name, false, None)
+    }
+
+    /// [`Disk::open`], with the logical sector size given by the caller when
+    /// `sector_size` is set (an image copied from a 4Kn disk whose contents do not
+    /// show it, such as an MBR over filesystems leapboot does not read). Refused when
+    /// the size is not a power of two from [`MIN_SECTOR_SIZE`] to [`MAX_SECTOR_SIZE`].
+    pub fn open_with_sector_size(
+        path: &Path,
+        name: &str,
+        sector_size: Option<u64>,
+    ) -> Result<Disk, DiskError> {
+        Disk::open_mode(path, name, false, sector_size)
     }
 
     /// Opens `path` read-write (`O_RDWR`). Only boot counting's rename
     /// (`volume::counting`) does this, for the one directory write it makes; every
     /// other reader uses [`Disk::open`].
     pub fn open_rw(path: &Path, name: &str) -> Result<Disk, DiskError> {
+        Disk::open_mode(path, name, true, None)
+    }
+
+    fn open_mode(
+        path: &Path,
+        name: &str,
+        writable: bool,
+        sector_size: Option<u64>,
+    ) -> Result<Disk, DiskError> {
         let err = |source| DiskError::Open {
             device: name.to_string(),
             source,
         };
+        if let Some(size) = sector_size.filter(|&s| !valid_sector_size(s)) {
+            return Err(DiskError::Unsupported {
+                device: name.to_string(),
+                what: format!(
+                    "sector size {size} (a power of two from {MIN_SECTOR_SIZE} to {MAX_SECTOR_SIZE} is needed)"
+                ),
+            });
+        }
         let file = std::fs::OpenOptions::new()
             .read(true)
-            .write(true)
+            .write(writable)
             .open(path)
             .map_err(err)?;
-        let size = device_size(&file).map_err(err)?;
-        Ok(Disk {
+        let meta = file.metadata().map_err(err)?;
+        use std::os::unix::fs::FileTypeExt;
+        let block = meta.file_type().is_block_device();
+        let size = if block {
+            crate::sys::block::size_bytes(&file).map_err(err)?
+        } else {
+            meta.len()
+        };
+        // The kernel's answer for a block device; one it cannot give, or gives out of
+        // range, falls back to the contents as for an image.
+        let reported = if block {
+            crate::sys::block::logical_sector_size(&file)
+                .ok()
+                .map(u64::from)
+                .filter(|&s| valid_sector_size(s))
+        } else {
+            None
+        };
+        let mut disk = Disk {
             name: name.to_string(),
             path: path.to_path_buf(),
             file: Arc::new(file),
             size,
-            writable: true,
-        })
+            sector_size: DEFAULT_SECTOR_SIZE,
+            writable,
+        };
+        disk.sector_size = match sector_size.or(reported) {
+            Some(s) => s,
+            None => probe_sector_size(&disk),
+        };
+        Ok(disk)
+    }
+
+    /// The logical sector size in bytes: the unit of every LBA in the partition table.
+    pub fn sector_size(&self) -> u64 {
+        self.sector_size
     }
 
     /// True when the disk was opened with [`Disk::open_rw`].
@@ -180,14 +258,39 @@ impl Disk {
     }
 }
 
-/// Size of a regular file or a block device (`BLKGETSIZE64`).
-fn device_size(file: &File) -> std::io::Result<u64> {
-    let meta = file.metadata()?;
-    use std::os::unix::fs::FileTypeExt;
-    if !meta.file_type().is_block_device() {
-        return Ok(meta.len());
+/// True for a power of two from [`MIN_SECTOR_SIZE`] to [`MAX_SECTOR_SIZE`].
+fn valid_sector_size(size: u64) -> bool {
+    size.is_power_of_two() && (MIN_SECTOR_SIZE..=MAX_SECTOR_SIZE).contains(&size)
+}
+
+/// The sector size of an image file, from its contents (a block device's comes from
+/// the kernel). The first rule that matches decides:
+/// 1. a GPT header signature (`EFI PART`) at byte 512: 512 (checked first, so an image
+///    that has one at both 512 and 4096 is read as 512);
+/// 2. one at byte 4096: 4096;
+/// 3. an MBR that gives it away ([`mbr::probe_sector_size`]): a protective entry
+///    covering the disk in 4096-byte sectors, or partitions holding a filesystem at
+///    LBA × 4096 and none at LBA × 512;
+/// 4. otherwise [`DEFAULT_SECTOR_SIZE`].
+///
+/// Signatures only, no CRCs: whether the table is valid is the table reader's
+/// question, and a damaged table is reported as damaged rather than read at the
+/// wrong sector size and reported as absent.
+pub fn probe_sector_size(disk: &Disk) -> u64 {
+    let signature_at = |offset: u64| {
+        let mut sig = [0u8; 8];
+        offset.checked_add(8).is_some_and(|end| end <= disk.size)
+            && disk.read_at(offset, &mut sig).is_ok()
+            && &sig == gpt::SIGNATURE
+    };
+    let (small, large) = (DEFAULT_SECTOR_SIZE, SECTOR_SIZE_4KN);
+    if signature_at(small) {
+        return small;
     }
-    crate::sys::block::size_bytes(file)
+    if signature_at(large) {
+        return large;
+    }
+    mbr::probe_sector_size(disk).unwrap_or(DEFAULT_SECTOR_SIZE)
 }
 
 /// Which table a partition came from.

@@ -13,7 +13,8 @@ pub struct BlockDevice {
     pub name: String,
     /// Device node (`/dev/vda`).
     pub node: PathBuf,
-    /// Size in bytes from sysfs (512-byte sectors × 512).
+    /// Size in bytes from sysfs (its `size` counts 512-byte units whatever the logical
+    /// sector size, so × 512 on 4Kn disks too).
     pub size: u64,
 }
 

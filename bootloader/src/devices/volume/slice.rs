@@ -76,12 +76,11 @@ impl Slice {
     }
 
     fn record(&self, at: u64, len: u64) {
-        if let Some(l) = &self.log {
-            if let Ok(mut v) = l.lock() {
-                if v.len() < 1_000_000 {
-                    v.push((at, len));
-                }
-            }
+        if let Some(l) = &self.log
+            && let Ok(mut v) = l.lock()
+            && v.len() < 1_000_000
+        {
+            v.push((at, len));
         }
     }
 
