@@ -32,16 +32,13 @@ pub const TYPE_ESP: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
 /// Partition type GUID of the Extended Boot Loader Partition.
 pub const TYPE_XBOOTLDR: &str = "bc13c2ff-59e6-4262-a352-b275fd6f7172";
 
+/// A header field; 0 past the end (a short header is refused by its size check).
 fn le32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    leapboot_menus::bytes::u32_le(b, at).unwrap_or(0)
 }
+/// As [`le32`].
 fn le64(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 8).map_or(0, |s| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        u64::from_le_bytes(a)
-    })
+    leapboot_menus::bytes::u64_le(b, at).unwrap_or(0)
 }
 
 /// Checks the header at `lba` and its entry array: `Ok(true)` when both are good,

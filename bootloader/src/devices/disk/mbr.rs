@@ -14,10 +14,9 @@ pub const MAX_LOGICAL: u32 = 128;
 /// Bytes of an MBR or extended boot record, at the start of its sector.
 const RECORD: usize = 512;
 
+/// A partition entry's LBA or length, widened for byte arithmetic; 0 past the end.
 fn le32(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 4).map_or(0, |s| {
-        u64::from(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    })
+    leapboot_menus::bytes::u32_le(b, at).map_or(0, u64::from)
 }
 
 struct Raw {

@@ -66,7 +66,7 @@ pub fn detect(slice: &Slice) -> std::io::Result<Option<FsType>> {
     if sb[1080] == 0x53 && sb[1081] == 0xef {
         return Ok(Some(FsType::Ext4));
     }
-    let bytes_per_sector = u16::from_le_bytes([sb[11], sb[12]]);
+    let bytes_per_sector = leapboot_menus::bytes::u16_le(&sb, 11).unwrap_or(0);
     let sectors_per_cluster = sb[13];
     let fats = sb[16];
     let jump = sb[0] == 0xeb || sb[0] == 0xe9;
