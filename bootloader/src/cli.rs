@@ -1,7 +1,13 @@
 //! Host mode: the same binary run on an installed system or a developer machine.
 //! `list` and `check` read volumes exactly as PID 1 does; `boot` loads an entry with
 //! kexec and jumps to it (`--dry-run` stops after the handoff summary).
+//!
+//! Exit status ([`EXIT_STATUS_HELP`], README "Host commands"): 0 ok, 1 problems `check`
+//! found (or an entry `boot` cannot boot), 2 usage or input that cannot be read. Every
+//! path given that cannot be opened, read or understood is named on stderr with the
+//! reason and the likely fix, without `-v`; the inputs that can be read are still read.
 
+use crate::devices::disk::{self, Disk, Scheme};
 use crate::devices::scan;
 use crate::devices::volume::{Volume, dir::DirVolume};
 use crate::handoff;
@@ -9,12 +15,28 @@ use crate::settings::Settings;
 use clap::{Args, Parser, Subcommand};
 use leapboot_menus::{Menu, Severity, VolumeInfo, VolumeRole, VolumeScan};
 use serde_json::json;
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// Exit status for problems `check` found in the configs, or an entry `boot` cannot boot.
+pub const EXIT_PROBLEMS: u8 = 1;
+/// Exit status for a usage error (clap's own exit with it too) or an input that cannot
+/// be opened, read or understood.
+pub const EXIT_UNREADABLE: u8 = 2;
+
+/// The exit codes, as `--help` prints them (README, "Host commands", says the same).
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  success
+  1  check: the configs have errors; boot: the entry cannot boot, or booting failed
+  2  usage error, or a path given that cannot be opened, read or understood (each is
+     named on stderr with the reason); without --root and --disk: no disk could be read";
 
 /// leapboot: a kexec-based Linux boot loader.
 #[derive(Debug, Parser)]
-#[command(name = "leapboot", version, about, long_about = None)]
+#[command(name = "leapboot", version, about, long_about = None, after_help = EXIT_STATUS_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -67,10 +89,37 @@ struct Source {
     verbose: bool,
 }
 
+/// The volumes read from a [`Source`], and what could not be read.
+#[derive(Default)]
+struct Inputs {
+    volumes: Vec<Volume>,
+    /// One message per input that could not be opened, read or understood: which,
+    /// why, and the likely fix. Any makes the exit status [`EXIT_UNREADABLE`].
+    unreadable: Vec<String>,
+    /// Disks found (not named) that could not be opened while others could.
+    warnings: Vec<String>,
+}
+
+/// Where to look when the user named nothing.
+const NAME_AN_INPUT: &str =
+    "name a disk image or block device with --disk, or a mounted /boot or ESP with --root";
+
 impl Source {
-    fn volumes(&self) -> Vec<Volume> {
-        let mut out = Vec::new();
+    /// Reads every `--root` and `--disk` (each file or device once, however often it
+    /// is named), or every disk when neither is given.
+    fn read(&self) -> Inputs {
+        let mut inputs = Inputs::default();
+        let mut seen = HashSet::new();
         for root in &self.root {
+            if !first_time(&mut seen, root) {
+                continue;
+            }
+            if let Err(why) = check_root(root) {
+                inputs
+                    .unreadable
+                    .push(format!("--root {}: {why}", root.display()));
+                continue;
+            }
             let info = VolumeInfo {
                 uuid: None,
                 label: None,
@@ -78,27 +127,143 @@ impl Source {
                 fs_type: "dir".into(),
                 role: VolumeRole::Other,
             };
-            out.push(Volume {
+            inputs.volumes.push(Volume {
                 location: None,
                 info,
                 fs: Box::new(DirVolume::new(root)),
             });
         }
-        for disk in &self.disk {
-            let name = disk
+        for path in &self.disk {
+            if !first_time(&mut seen, path) {
+                continue;
+            }
+            let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            out.extend(scan::disk_volumes(disk, &name));
-        }
-        if self.root.is_empty() && self.disk.is_empty() {
-            for d in
-                crate::devices::disk::sysfs::whole_disks(std::path::Path::new("/sys/class/block"))
-            {
-                out.extend(scan::disk_volumes(&d.node, &d.name));
+            let found = check_disk(path).map(|()| scan::disk_volumes(path, &name));
+            match found {
+                Ok(v) if v.is_empty() => inputs.unreadable.push(format!(
+                    "--disk {}: {}",
+                    path.display(),
+                    why_no_volume(path, &name)
+                )),
+                Ok(v) => inputs.volumes.extend(v),
+                Err(why) => inputs
+                    .unreadable
+                    .push(format!("--disk {}: {why}", path.display())),
             }
         }
-        out
+        if self.root.is_empty() && self.disk.is_empty() {
+            self.read_every_disk(&mut inputs);
+        }
+        inputs
+    }
+
+    /// No `--root` or `--disk`: every disk in sysfs; an error only when none could be
+    /// read at all.
+    fn read_every_disk(&self, inputs: &mut Inputs) {
+        let disks = disk::sysfs::whole_disks(Path::new("/sys/class/block"));
+        let mut cannot = Vec::new();
+        for d in &disks {
+            match std::fs::File::open(&d.node) {
+                Ok(_) => inputs.volumes.extend(scan::disk_volumes(&d.node, &d.name)),
+                Err(e) => cannot.push(format!("{}: cannot open: {e}", d.node.display())),
+            }
+        }
+        if !inputs.volumes.is_empty() {
+            inputs.warnings = cannot;
+            return;
+        }
+        if disks.is_empty() {
+            inputs.unreadable.push(format!(
+                "no disks found in /sys/class/block; {NAME_AN_INPUT}"
+            ));
+            return;
+        }
+        inputs.unreadable.extend(cannot);
+        let names: Vec<&str> = disks.iter().map(|d| d.name.as_str()).collect();
+        inputs.unreadable.push(format!(
+            "nothing could be read on {} (-v shows each step); run as root, or {NAME_AN_INPUT}",
+            names.join(", ")
+        ));
+    }
+}
+
+/// True the first time a file or directory is seen, by its canonical path (the same
+/// disk named twice, or through a symlink, is read once).
+fn first_time(seen: &mut HashSet<PathBuf>, p: &Path) -> bool {
+    seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()))
+}
+
+/// Why `e` stopped a path from being opened, and the likely fix.
+fn open_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        ErrorKind::PermissionDenied => {
+            format!("cannot open: {e}; run as root, or as a user who may read it")
+        }
+        _ => format!("cannot open: {e}"),
+    }
+}
+
+/// A `--root` must be a directory that can be read.
+fn check_root(root: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(root).map_err(|e| match e.kind() {
+        ErrorKind::NotFound => "no such directory".to_string(),
+        _ => open_error(&e),
+    })?;
+    if !meta.is_dir() {
+        let what = if meta.is_file() {
+            "a file"
+        } else {
+            "not a file"
+        };
+        return Err(format!(
+            "is {what}, not a directory; did you mean --disk {}?",
+            root.display()
+        ));
+    }
+    std::fs::read_dir(root).map_err(|e| open_error(&e))?;
+    Ok(())
+}
+
+/// A `--disk` must be a file or block device that can be opened.
+fn check_disk(path: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        ErrorKind::NotFound => "no such file".to_string(),
+        _ => open_error(&e),
+    })?;
+    if meta.is_dir() {
+        return Err(format!(
+            "is a directory, not a disk image or block device; did you mean --root {}?",
+            path.display()
+        ));
+    }
+    std::fs::File::open(path).map_err(|e| open_error(&e))?;
+    Ok(())
+}
+
+/// Why a disk that opened gave no volume: empty, no partition table and no
+/// filesystem, partitions without a filesystem leapboot reads, or the error that
+/// stopped its partition table from being read.
+fn why_no_volume(path: &Path, name: &str) -> String {
+    let disk = match Disk::open(path, name) {
+        Ok(d) => d,
+        Err(e) => return e.to_string(),
+    };
+    if disk.size == 0 {
+        return "is empty (0 bytes)".into();
+    }
+    match scan::contain(name, || disk::partitions(&disk)) {
+        Ok(Ok(parts)) => match parts.first().map(|p| p.scheme) {
+            Some(Scheme::Gpt) | Some(Scheme::Mbr) => format!(
+                "{} partition(s), none holding a filesystem leapboot reads (ext4, FAT; -v says why)",
+                parts.len()
+            ),
+            _ => "no partition table and no filesystem leapboot reads (ext4, FAT)".into(),
+        },
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e,
     }
 }
 
@@ -108,10 +273,26 @@ pub fn main() -> ExitCode {
     let src = match &cli.command {
         Command::List { src, .. } | Command::Check { src } | Command::Boot { src, .. } => src,
     };
-    crate::log::set_stderr(src.verbose || matches!(cli.command, Command::Boot { .. }));
-    let volumes = src.volumes();
+    // The log goes to stderr with -v, and for a real boot, whose record it is; a dry
+    // run prints its report once, on stdout.
+    let real_boot = matches!(cli.command, Command::Boot { dry_run: false, .. });
+    crate::log::set_stderr(src.verbose || real_boot);
+    let inputs = src.read();
+    for w in &inputs.warnings {
+        eprintln!("leapboot: warning: {w}");
+    }
+    for u in &inputs.unreadable {
+        eprintln!("leapboot: {u}");
+    }
+    let unreadable = !inputs.unreadable.is_empty();
+    let not_read = inputs.unreadable.len();
+    let volumes = inputs.volumes;
+    if unreadable && matches!(cli.command, Command::Boot { .. }) {
+        // Booting something else than what was asked about would surprise.
+        return ExitCode::from(EXIT_UNREADABLE);
+    }
     let (scans, menu) = scan::entries(&volumes, src.default.as_deref());
-    match cli.command {
+    let code = match cli.command {
         Command::List { json, .. } => {
             if json {
                 println!(
@@ -121,63 +302,131 @@ pub fn main() -> ExitCode {
             } else {
                 print_list(&menu, &volumes);
             }
-            ExitCode::SUCCESS
+            0
         }
-        Command::Check { .. } => check(&scans, &menu),
+        Command::Check { .. } => check(&scans, &menu, not_read),
         Command::Boot {
             entry,
             append,
             dry_run,
             ..
-        } => {
-            let index = match &entry {
-                Some(p) => menu
-                    .entries
-                    .iter()
-                    .position(|e| leapboot_menus::menu::pattern_matches(p, e)),
-                None => menu.default,
-            };
-            let Some(e) = index.and_then(|i| menu.entries.get(i)) else {
-                eprintln!(
-                    "leapboot: no entry matches {}",
-                    entry.as_deref().unwrap_or("(default)")
-                );
-                return ExitCode::FAILURE;
-            };
-            let settings = Settings {
-                append,
-                ..Settings::default()
-            };
-            let h = match handoff::prepare(e, &volumes, &settings, &handoff::BootOptions::default())
-            {
-                Ok(h) => h,
-                Err(err) => {
-                    eprintln!("leapboot: {err}");
-                    return ExitCode::FAILURE;
+        } => boot(&menu, &volumes, entry.as_deref(), append, dry_run),
+    };
+    ExitCode::from(if unreadable { EXIT_UNREADABLE } else { code })
+}
+
+/// `boot`: the entry `pattern` names (the first that can boot among those it
+/// matches) or the default; its handoff report with `dry_run`, else the jump.
+fn boot(
+    menu: &Menu,
+    volumes: &[Volume],
+    pattern: Option<&str>,
+    append: Option<String>,
+    dry_run: bool,
+) -> u8 {
+    let index = match pattern {
+        Some(p) => {
+            let matching: Vec<usize> = (0..menu.entries.len())
+                .filter(|&i| {
+                    menu.entries
+                        .get(i)
+                        .is_some_and(|e| leapboot_menus::menu::pattern_matches(p, e))
+                })
+                .collect();
+            let bootable = matching
+                .iter()
+                .copied()
+                .find(|&i| menu.entries.get(i).is_some_and(|e| e.bootable()));
+            match bootable.or(matching.first().copied()) {
+                Some(i) => i,
+                None => {
+                    let ids: Vec<&str> = menu.entries.iter().map(|e| e.id.as_str()).collect();
+                    eprintln!(
+                        "leapboot: no entry matches '{p}' (the entries: {})",
+                        if ids.is_empty() {
+                            "none".to_string()
+                        } else {
+                            ids.join(", ")
+                        }
+                    );
+                    return EXIT_UNREADABLE;
                 }
-            };
-            if dry_run {
-                for l in &h.summary {
-                    println!("{l}");
-                }
-                return ExitCode::SUCCESS;
             }
-            eprintln!("leapboot: {}", handoff::execute(&h));
-            ExitCode::FAILURE
         }
+        None => match menu.default {
+            Some(i) => i,
+            None => {
+                nothing_to_boot(menu, volumes);
+                return EXIT_PROBLEMS;
+            }
+        },
+    };
+    let Some(e) = menu.entries.get(index) else {
+        return EXIT_PROBLEMS;
+    };
+    let settings = Settings {
+        append,
+        ..Settings::default()
+    };
+    let h = match handoff::prepare(e, volumes, &settings, &handoff::BootOptions::default()) {
+        Ok(h) => h,
+        Err(err) => {
+            eprintln!("leapboot: {err}");
+            return EXIT_PROBLEMS;
+        }
+    };
+    if dry_run {
+        for l in &h.summary {
+            println!("{l}");
+        }
+        return 0;
     }
+    eprintln!("leapboot: {}", handoff::execute(&h));
+    EXIT_PROBLEMS
+}
+
+/// Why there is no default to boot: no entries at all, or none that can boot.
+fn nothing_to_boot(menu: &Menu, volumes: &[Volume]) {
+    if menu.entries.is_empty() {
+        eprintln!(
+            "leapboot: no boot entries (volumes looked at: {})",
+            looked_at(volumes)
+        );
+        return;
+    }
+    eprintln!(
+        "leapboot: no bootable entry among the {} found:",
+        menu.entries.len()
+    );
+    for e in &menu.entries {
+        eprintln!(
+            "leapboot:   '{}' cannot boot: {}",
+            e.id,
+            e.problem.as_deref().unwrap_or("-")
+        );
+    }
+}
+
+/// The volumes' devices, for "looked at" messages.
+fn looked_at(volumes: &[Volume]) -> String {
+    let looked: Vec<&str> = volumes.iter().map(|v| v.info.device.as_str()).collect();
+    if looked.is_empty() {
+        "none".into()
+    } else {
+        looked.join(", ")
+    }
+}
+
+/// `value`, or `none` in its place when it is empty (no blank at the end of a line).
+fn or_none<'a>(value: &'a str, none: &'a str) -> &'a str {
+    if value.is_empty() { none } else { value }
 }
 
 fn print_list(menu: &Menu, volumes: &[Volume]) {
     if menu.entries.is_empty() {
-        let looked: Vec<&str> = volumes.iter().map(|v| v.info.device.as_str()).collect();
         println!(
             "no boot entries (volumes looked at: {})",
-            if looked.is_empty() {
-                "none".into()
-            } else {
-                looked.join(", ")
-            }
+            looked_at(volumes)
         );
     }
     for (i, e) in menu.entries.iter().enumerate() {
@@ -190,18 +439,18 @@ fn print_list(menu: &Menu, volumes: &[Volume]) {
             e.volume.device,
             e.kind.as_str()
         );
-        println!("    kernel:  {}", e.kernel);
+        println!("    kernel:  {}", or_none(&e.kernel, "(none)"));
         for i in &e.initrds {
             println!("    initrd:  {i}");
         }
-        println!("    cmdline: {}", e.cmdline);
+        println!("    cmdline: {}", or_none(&e.cmdline, "(empty)"));
         if let Some(p) = &e.problem {
             println!("    problem: {p}");
         }
     }
 }
 
-fn check(scans: &[VolumeScan], menu: &Menu) -> ExitCode {
+fn check(scans: &[VolumeScan], menu: &Menu, not_read: usize) -> u8 {
     let mut errors = 0;
     for s in scans {
         for d in &s.diagnostics {
@@ -220,15 +469,15 @@ fn check(scans: &[VolumeScan], menu: &Menu) -> ExitCode {
         }
     }
     println!(
-        "{} entries, {} bootable, {errors} error(s)",
+        "{} entries, {} bootable, {errors} error(s){}",
         menu.entries.len(),
-        menu.entries.iter().filter(|e| e.bootable()).count()
+        menu.entries.iter().filter(|e| e.bootable()).count(),
+        match not_read {
+            0 => String::new(),
+            n => format!("; {n} path(s) given could not be read (see above)"),
+        }
     );
-    if errors > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    if errors > 0 { EXIT_PROBLEMS } else { 0 }
 }
 
 /// The version of the `list --json` shape: raised when a field changes meaning or

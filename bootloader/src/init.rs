@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 /// Entry point when running as PID 1. Never returns.
 pub fn run() -> ! {
+    // Until the consoles are open, log lines go to stderr (the kernel's console).
+    crate::log::set_stderr(true);
     std::panic::set_hook(Box::new(|info| {
         crate::log!(Area::Init, "internal error: {info}");
     }));

@@ -5,7 +5,8 @@
 //! together. Lines go to every console sink (each active console as PID 1, stderr
 //! on a host) and to `/dev/kmsg` at debug level (7), so the kernel does not echo
 //! them a second time on a console with the default log level. The last lines are
-//! kept in memory for the log viewer and the handoff report.
+//! kept in memory for the log viewer and the handoff report. Nothing is printed until
+//! asked ([`set_stderr`], [`set_consoles`]).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -62,13 +63,20 @@ struct Logger {
     held: Option<Vec<String>>,
 }
 
-static LOGGER: Mutex<Logger> = Mutex::new(Logger {
-    sinks: Vec::new(),
-    stderr: true,
-    kmsg: None,
-    lines: VecDeque::new(),
-    held: None,
-});
+impl Logger {
+    /// The logger before anyone set it up: lines are kept in memory only.
+    const fn new() -> Logger {
+        Logger {
+            sinks: Vec::new(),
+            stderr: false,
+            kmsg: None,
+            lines: VecDeque::new(),
+            held: None,
+        }
+    }
+}
+
+static LOGGER: Mutex<Logger> = Mutex::new(Logger::new());
 
 fn lock() -> std::sync::MutexGuard<'static, Logger> {
     // A panic while logging must not silence every later line.
@@ -102,7 +110,9 @@ pub fn set_consoles(consoles: Vec<File>, kmsg: bool) {
     };
 }
 
-/// Host mode: whether log lines go to stderr at all.
+/// Whether log lines go to stderr while no console is set: off until asked (the
+/// host commands' `-v`, PID 1 before its consoles are open), so the library is quiet
+/// in tests and in other programs.
 pub fn set_stderr(on: bool) {
     let mut l = lock();
     if l.sinks.is_empty() {
@@ -209,4 +219,16 @@ pub fn lines() -> Vec<String> {
 #[macro_export]
 macro_rules! log {
     ($area:expr, $($arg:tt)*) => { $crate::log::log($area, format_args!($($arg)*)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The library prints nothing until asked (`-v` on a host, or PID 1), so a test
+    /// run's output holds no log lines.
+    #[test]
+    fn quiet_until_asked() {
+        assert!(!Logger::new().stderr);
+    }
 }

@@ -3,8 +3,9 @@
 //!
 //! Phases are marked with one-line calls where the work happens ([`add`], [`timer`],
 //! [`begin`]/[`end`]): `init` for modules and the menu, `devices` for devices, scan
-//! and parse, `handoff` for load. They accumulate over rescans, so a report says where
-//! the time went since PID 1 started.
+//! and parse, `handoff` for load. A rescan (`r` in the menu, or after a failed boot)
+//! starts a pass of its own ([`rescan`]), so the report says where the time went since
+//! PID 1 started, pass by pass: `menu 70.000 s; rescan 1: devices 0.310 s, ...`.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -54,19 +55,79 @@ impl Phase {
     }
 }
 
+/// How many phases there are.
+const N: usize = Phase::ALL.len();
+
 #[derive(Debug)]
 struct Phases {
     /// CLOCK_BOOTTIME when PID 1 started.
     pid1_start: Option<Duration>,
-    total: [Duration; 6],
-    open: [Option<Instant>; 6],
+    /// The current pass: the first, or the last rescan's.
+    total: [Duration; N],
+    open: [Option<Instant>; N],
+    /// The passes before each rescan, oldest first.
+    earlier: Vec<[Duration; N]>,
 }
 
-static PHASES: Mutex<Phases> = Mutex::new(Phases {
-    pid1_start: None,
-    total: [Duration::ZERO; 6],
-    open: [None; 6],
-});
+impl Phases {
+    const fn new() -> Phases {
+        Phases {
+            pid1_start: None,
+            total: [Duration::ZERO; N],
+            open: [None; N],
+            earlier: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, phase: Phase, d: Duration) {
+        let t = &mut self.total[phase.index()];
+        *t = t.saturating_add(d);
+    }
+
+    fn set(&mut self, phase: Phase, d: Duration) {
+        self.total[phase.index()] = d;
+    }
+
+    /// Starts `phase` at `at`, unless it is running already (the menu loop begins the
+    /// menu phase on every redraw; the first start counts).
+    fn begin_at(&mut self, phase: Phase, at: Instant) {
+        self.open[phase.index()].get_or_insert(at);
+    }
+
+    fn end_at(&mut self, phase: Phase, at: Instant) {
+        if let Some(t) = self.open[phase.index()].take() {
+            self.add(phase, at.saturating_duration_since(t));
+        }
+    }
+
+    /// Closes the current pass (ending any phase still running) and starts the next.
+    fn rescan(&mut self) {
+        let now = Instant::now();
+        for ph in Phase::ALL {
+            self.end_at(ph, now);
+        }
+        self.earlier
+            .push(std::mem::replace(&mut self.total, [Duration::ZERO; N]));
+    }
+
+    fn times(&self, now: Duration) -> PhaseTimes {
+        let pass = |t: &[Duration; N]| -> Vec<(Phase, Duration)> {
+            Phase::ALL.iter().map(|&ph| (ph, t[ph.index()])).collect()
+        };
+        PhaseTimes {
+            pid1_start: self.pid1_start,
+            now,
+            passes: self
+                .earlier
+                .iter()
+                .chain(std::iter::once(&self.total))
+                .map(pass)
+                .collect(),
+        }
+    }
+}
+
+static PHASES: Mutex<Phases> = Mutex::new(Phases::new());
 
 fn phases() -> std::sync::MutexGuard<'static, Phases> {
     PHASES.lock().unwrap_or_else(|p| p.into_inner())
@@ -84,28 +145,29 @@ pub fn mark_pid1_start() {
 
 /// Adds time spent in a phase.
 pub fn add(phase: Phase, d: Duration) {
-    let mut p = phases();
-    let t = &mut p.total[phase.index()];
-    *t = t.saturating_add(d);
+    phases().add(phase, d);
 }
 
 /// Replaces a phase's time (the load phase is per attempt).
 pub fn set(phase: Phase, d: Duration) {
-    phases().total[phase.index()] = d;
+    phases().set(phase, d);
 }
 
-/// Starts timing a phase that [`end`] closes, perhaps in another module.
+/// Starts timing a phase that [`end`] closes, perhaps in another module; nothing when
+/// it is running already.
 pub fn begin(phase: Phase) {
-    phases().open[phase.index()] = Some(Instant::now());
+    phases().begin_at(phase, Instant::now());
 }
 
 /// Closes a phase [`begin`] opened; nothing when none is open.
 pub fn end(phase: Phase) {
-    let mut p = phases();
-    if let Some(t) = p.open[phase.index()].take() {
-        let i = phase.index();
-        p.total[i] = p.total[i].saturating_add(t.elapsed());
-    }
+    phases().end_at(phase, Instant::now());
+}
+
+/// Devices are looked for again: what follows is timed as a pass of its own (the menu
+/// shown until now keeps its time, and the new scan's times are not added to the old).
+pub fn rescan() {
+    phases().rescan();
 }
 
 /// Times a phase until the returned guard is dropped: `let _t = phases::timer(Phase::Scan);`.
@@ -129,7 +191,7 @@ impl Drop for PhaseTimer {
     }
 }
 
-/// Time per phase so far.
+/// Time per phase so far, pass by pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhaseTimes {
     /// CLOCK_BOOTTIME when PID 1 started (the firmware kernel's own boot before it),
@@ -137,21 +199,14 @@ pub struct PhaseTimes {
     pub pid1_start: Option<Duration>,
     /// CLOCK_BOOTTIME now.
     pub now: Duration,
-    /// Each phase's total.
-    pub phases: Vec<(Phase, Duration)>,
+    /// Each phase's total in each pass: the first, then one per rescan.
+    pub passes: Vec<Vec<(Phase, Duration)>>,
 }
 
 /// The phases so far.
 pub fn phase_times() -> PhaseTimes {
-    let p = phases();
-    PhaseTimes {
-        pid1_start: p.pid1_start,
-        now: boottime(),
-        phases: Phase::ALL
-            .iter()
-            .map(|&ph| (ph, p.total[ph.index()]))
-            .collect(),
-    }
+    let now = boottime();
+    phases().times(now)
 }
 
 fn secs(d: Duration) -> String {
@@ -159,18 +214,43 @@ fn secs(d: Duration) -> String {
 }
 
 impl PhaseTimes {
-    /// One line: `firmware kernel 1.523 s, modules 0.112 s, ... ; since PID 1 started 0.850 s`.
+    /// One line: `kernel until PID 1 2.365 s, modules 0.112 s, ..., menu 0.000 s, load
+    /// 0.221 s; 0.850 s since PID 1 started, 3.215 s since boot`, each rescan's pass
+    /// after the first's as `; rescan 1: devices 0.310 s, ...`.
     pub fn line(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(s) = self.pid1_start {
-            parts.push(format!("kernel until PID 1 {}", secs(s)));
-        }
-        for (ph, d) in &self.phases {
-            // Outside PID 1 (host mode) only the phases that ran are worth a word.
-            if self.pid1_start.is_some() || !d.is_zero() {
-                parts.push(format!("{} {}", ph.as_str(), secs(*d)));
+        let pid1 = self.pid1_start.is_some();
+        let last = self.passes.len().saturating_sub(1);
+        let mut segments = Vec::new();
+        for (i, pass) in self.passes.iter().enumerate() {
+            let mut parts = Vec::new();
+            if i == 0
+                && let Some(s) = self.pid1_start
+            {
+                parts.push(format!("kernel until PID 1 {}", secs(s)));
+            }
+            for &(ph, d) in pass {
+                // Outside PID 1 (host mode) only the phases that ran are worth a word;
+                // in PID 1 the current pass names every phase it can have (modules
+                // load once, a load belongs to the pass that booted).
+                let named = match (i, ph) {
+                    (0, Phase::Load) => i == last,
+                    (0, _) => true,
+                    (_, Phase::Modules) => false,
+                    _ => i == last,
+                };
+                if !d.is_zero() || (pid1 && named) {
+                    parts.push(format!("{} {}", ph.as_str(), secs(d)));
+                }
+            }
+            match i {
+                0 => segments.push(parts.join(", ")),
+                _ if !parts.is_empty() => {
+                    segments.push(format!("rescan {i}: {}", parts.join(", ")));
+                }
+                _ => {}
             }
         }
+        let parts = segments.join("; ");
         let tail = match self.pid1_start {
             Some(s) => format!(
                 "; {} since PID 1 started, {} since boot",
@@ -179,7 +259,7 @@ impl PhaseTimes {
             ),
             None => format!("; {} since boot", secs(self.now)),
         };
-        format!("{}{tail}", parts.join(", "))
+        format!("{parts}{tail}")
     }
 }
 
@@ -195,8 +275,54 @@ mod tests {
             let _t = timer(Phase::Scan);
         }
         let t = phase_times();
-        let parse = t.phases.iter().find(|(p, _)| *p == Phase::Parse).unwrap().1;
+        let parse = t
+            .passes
+            .last()
+            .unwrap()
+            .iter()
+            .find(|(p, _)| *p == Phase::Parse)
+            .unwrap()
+            .1;
         assert!(parse >= Duration::from_millis(12));
         assert!(t.line().contains("parse 0.0"), "{}", t.line());
+    }
+
+    /// A rescan (`r`) starts a pass of its own: its devices, scan and parse times are
+    /// not added to the first pass's, the menu shown before it keeps its time, and the
+    /// line says which pass each time belongs to.
+    #[test]
+    fn a_rescan_gets_its_own_phase_line() {
+        let mut p = Phases::new();
+        p.add(Phase::Modules, Duration::from_millis(600));
+        p.add(Phase::Devices, Duration::from_millis(300));
+        p.add(Phase::Scan, Duration::from_millis(30));
+        p.add(Phase::Parse, Duration::from_millis(20));
+        p.add(Phase::Menu, Duration::from_millis(70_000));
+        p.rescan();
+        p.add(Phase::Devices, Duration::from_millis(310));
+        p.add(Phase::Scan, Duration::from_millis(31));
+        p.add(Phase::Parse, Duration::from_millis(21));
+        p.add(Phase::Menu, Duration::from_millis(7_789));
+        p.set(Phase::Load, Duration::from_millis(221));
+        p.pid1_start = Some(Duration::from_millis(2_365));
+        let t = p.times(Duration::from_secs(81));
+        assert_eq!(
+            t.line(),
+            "kernel until PID 1 2.365 s, modules 0.600 s, devices 0.300 s, scan 0.030 s, \
+             parse 0.020 s, menu 70.000 s; rescan 1: devices 0.310 s, scan 0.031 s, \
+             parse 0.021 s, menu 7.789 s, load 0.221 s; 78.635 s since PID 1 started, \
+             81.000 s since boot"
+        );
+    }
+
+    /// A phase begun twice (the menu drawn again after a redraw) keeps its first start.
+    #[test]
+    fn begin_twice_keeps_the_first_start() {
+        let mut p = Phases::new();
+        let start = Instant::now();
+        p.begin_at(Phase::Menu, start);
+        p.begin_at(Phase::Menu, start + Duration::from_secs(5));
+        p.end_at(Phase::Menu, start + Duration::from_secs(7));
+        assert_eq!(p.total[Phase::Menu.index()], Duration::from_secs(7));
     }
 }

@@ -689,9 +689,10 @@ fn prepare_reports_everything() {
         ..Settings::default()
     };
     let h = handoff::prepare(&e, &vols, &settings, &BootOptions::default()).unwrap();
+    // A BLS entry: systemd-boot's initrd= parameters in front.
     assert_eq!(
         h.cmdline,
-        "root=/dev/vda2 ro quiet leapboot.entry=debian-test"
+        r"initrd=\a.img initrd=\b.img root=/dev/vda2 ro quiet leapboot.entry=debian-test"
     );
     // Two initrds, the second 4-byte aligned.
     assert_eq!(h.initrd.len(), 12 + 7);
@@ -709,8 +710,8 @@ fn prepare_reports_everything() {
         "kernel image: bzImage, boot protocol 2.15",
         "initrd /a.img (12 bytes, 12 B) cpio sha256 ",
         "initrd /b.img (7 bytes, 7 B) zstd sha256 ",
-        "command line (50 bytes of at most 2016): root=/dev/vda2 ro quiet leapboot.entry=debian-test",
-        "syscall: kexec_file_load(kernel memfd 6144 bytes, initrd memfd 19 bytes, cmdline_len 51, flags 0x0)",
+        r"command line (78 bytes of at most 2016): initrd=\a.img initrd=\b.img root=/dev/vda2 ro quiet leapboot.entry=debian-test",
+        "syscall: kexec_file_load(kernel memfd 6144 bytes, initrd memfd 19 bytes, cmdline_len 79, flags 0x0)",
         "checks: kernel /vmlinuz ok, initrd /a.img ok, initrd /b.img ok, command line ok, memory ok",
         "phases: ",
     ] {

@@ -305,6 +305,51 @@ fn help() {
     both_sizes("help", &s);
 }
 
+/// Every line of the help box ends in a blank before its right border: no text is cut
+/// or touches the frame (issue 14: "Backspace Delete erase" did, its comma cut off).
+#[test]
+fn help_text_keeps_clear_of_the_border() {
+    let mut s = state(5);
+    s.key(Key::Char('?'));
+    for (w, h) in [(80, 24), (132, 43)] {
+        let (text, _) = screen(&s, w, h, Caps::FULL);
+        let rows: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+        let top = rows
+            .iter()
+            .position(|r| r.iter().collect::<String>().contains("┌ Keys "))
+            .expect("the help box");
+        let left = rows[top]
+            .iter()
+            .collect::<String>()
+            .find("┌ Keys ")
+            .map(|b| rows[top].iter().collect::<String>()[..b].chars().count())
+            .unwrap();
+        let right = left
+            + rows[top][left..]
+                .iter()
+                .position(|&c| c == '┐')
+                .expect("the box's corner");
+        let mut inside = 0;
+        for row in &rows[top + 1..] {
+            if row[right] != '│' {
+                assert_eq!(row[right], '┘', "{w}x{h}:\n{text}");
+                break;
+            }
+            inside += 1;
+            assert_eq!(
+                row[right - 1],
+                ' ',
+                "{w}x{h}: text touches the help box's border:\n{text}"
+            );
+        }
+        assert!(inside >= 10, "{w}x{h}:\n{text}");
+        assert!(
+            text.contains("Backspace Delete erase,"),
+            "{w}x{h}: cut:\n{text}"
+        );
+    }
+}
+
 #[test]
 fn devices_still_settling() {
     let mut s = MenuState::new(Pid1Policy::new(&Settings::default()), 5);

@@ -952,3 +952,25 @@ fn nested_submenus_are_bounded() {
             .any(|d| d.severity == Severity::Error && d.message.contains("nested deeper"))
     );
 }
+
+/// An entry whose kernel is missing names the path it looked for in `kernel`, on the
+/// volume it looked on, as a BLS entry does (issue 14), not an empty kernel beside a
+/// problem that names the path.
+#[test]
+fn missing_kernel_is_named_in_the_entry() {
+    let cfg = "menuentry m {\n linux /boot/missing quiet\n initrd /initrd.img\n}\n\
+               menuentry n {\n linux /vmlinuz\n linux /gone\n}\n";
+    let (s, _) = run(cfg, &[K, I]);
+    let m = &s.entries[0];
+    assert!(
+        m.problem.as_deref().unwrap().contains("/boot/missing"),
+        "{m:?}"
+    );
+    assert_eq!(m.kernel, "/boot/missing");
+    assert_eq!(m.volume.device, "vda1");
+    // The last `linux` counts, found or not.
+    assert_eq!(s.entries[1].kernel, "/gone");
+    // No linux command at all: still no kernel.
+    let (s, _) = run("menuentry c {\n chainloader /x.efi\n}\n", &[]);
+    assert_eq!(s.entries[0].kernel, "");
+}

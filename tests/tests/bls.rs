@@ -26,8 +26,9 @@ fn target_cmdline(line: &str) -> String {
         .to_string()
 }
 
-/// The booted command line is the entry's, exactly; leapboot may add its own
-/// `leapboot.entry=<id>` at the end (the `entry_param` setting), nothing else.
+/// The booted command line is the entry's, exactly (with systemd-boot's `initrd=` in
+/// front for a Type #1 entry); leapboot may add its own `leapboot.entry=<id>` at the
+/// end (the `entry_param` setting), nothing else.
 fn assert_cmdline(got: &str, want: &str, id: &str) {
     assert!(
         got == want || got == format!("{want} leapboot.entry={id}"),
@@ -227,7 +228,7 @@ fn counted_entry_is_renamed_before_boot_and_sorts_last_after() {
         .unwrap();
     assert_cmdline(
         &target_cmdline(&line),
-        &format!("{TARGET_OPTIONS} entry=x"),
+        &format!(r"initrd=\target.img {TARGET_OPTIONS} entry=x"),
         "x",
     );
     vm.wait_exit(default_timeout()).unwrap();
@@ -298,7 +299,7 @@ fn counted_entry_is_renamed_before_boot_and_sorts_last_after() {
         .unwrap();
     assert_cmdline(
         &target_cmdline(&line),
-        &format!("{TARGET_OPTIONS} entry=y"),
+        &format!(r"initrd=\target.img {TARGET_OPTIONS} entry=y"),
         "y",
     );
     vm.wait_exit(default_timeout()).unwrap();

@@ -69,10 +69,13 @@ fn bls_autoboot_default_entry_exact_cmdline() {
         .nth(1)
         .unwrap()
         .trim_end();
-    // leapboot.entry= tells the booted system which entry it is (as GRUB's BOOT_IMAGE=).
+    // leapboot.entry= tells the booted system which entry it is (as GRUB's BOOT_IMAGE=);
+    // initrd= for each initrd in front, as systemd-boot passes a BLS entry's line.
     assert_eq!(
         got,
-        format!("{TARGET_OPTIONS} entry=second leapboot.entry=debian-second")
+        format!(
+            r"initrd=\target.img initrd=\extra.img {TARGET_OPTIONS} entry=second leapboot.entry=debian-second"
+        )
     );
     let initrds = vm
         .wait_for("LEAPBOOT-TARGET-INITRDS: ", default_timeout())

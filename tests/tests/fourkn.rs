@@ -83,7 +83,7 @@ fn bls_entry_boots_from_a_4kn_disk() {
         .trim_end();
     assert_eq!(
         got,
-        format!("{TARGET_OPTIONS} entry=fourkn leapboot.entry=fourkn")
+        format!(r"initrd=\target.img {TARGET_OPTIONS} entry=fourkn leapboot.entry=fourkn")
     );
     let initrds = vm
         .wait_for("LEAPBOOT-TARGET-INITRDS: ", default_timeout())

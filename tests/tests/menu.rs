@@ -174,7 +174,7 @@ fn edit_the_second_entry_and_boot_it() {
     let cmdline = target_cmdline(&mut vm);
     assert_eq!(
         cmdline,
-        format!("{TARGET_OPTIONS} entry=second leapboot_test=1")
+        format!(r"initrd=\target.img {TARGET_OPTIONS} entry=second leapboot_test=1")
     );
     vm.wait_exit(default_timeout()).unwrap();
     let log = vm.log();
@@ -234,9 +234,10 @@ fn a_key_stops_the_countdown() {
     shows(&mut vm, "Enter boots the highlighted entry");
     vm.send(b"\r").unwrap();
     let cmdline = target_cmdline(&mut vm);
-    // (The boot code may add `leapboot.entry=first` after the entry's options.)
+    // (systemd-boot's initrd= in front; the boot code may add `leapboot.entry=first`
+    // after the entry's options.)
     assert!(
-        cmdline.starts_with(&format!("{TARGET_OPTIONS} entry=first")),
+        cmdline.starts_with(&format!(r"initrd=\target.img {TARGET_OPTIONS} entry=first")),
         "{cmdline}"
     );
     vm.wait_exit(default_timeout()).unwrap();
@@ -264,9 +265,10 @@ fn without_a_key_the_default_boots_after_the_timeout() {
     .unwrap();
     let waited = shown.elapsed();
     let cmdline = target_cmdline(&mut vm);
-    // (The boot code may add `leapboot.entry=first` after the entry's options.)
+    // (systemd-boot's initrd= in front; the boot code may add `leapboot.entry=first`
+    // after the entry's options.)
     assert!(
-        cmdline.starts_with(&format!("{TARGET_OPTIONS} entry=first")),
+        cmdline.starts_with(&format!(r"initrd=\target.img {TARGET_OPTIONS} entry=first")),
         "{cmdline}"
     );
     vm.wait_exit(default_timeout()).unwrap();

@@ -89,8 +89,10 @@ impl Discovery {
         }
     }
 
-    /// Starts over: devices are looked for again (the old scan's results are dropped).
+    /// Starts over: devices are looked for again (the old scan's results are dropped),
+    /// timed as a pass of its own.
     pub fn rescan(&mut self) {
+        crate::phases::rescan();
         *self = Discovery::start(&self.settings);
     }
 

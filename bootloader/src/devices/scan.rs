@@ -33,6 +33,10 @@ pub fn disk_partitions(path: &Path, name: &str) -> Option<Vec<Partition>> {
             return None;
         }
     };
+    if disk.size == 0 {
+        crate::log!(Area::Disk, "{name}: empty (0 bytes)");
+        return Some(Vec::new());
+    }
     let parts = match contain(name, || disk::partitions(&disk)) {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => {
@@ -44,17 +48,16 @@ pub fn disk_partitions(path: &Path, name: &str) -> Option<Vec<Partition>> {
             return None;
         }
     };
-    let table = match parts.first().map(|p| p.scheme) {
-        Some(Scheme::Gpt) => "GPT",
-        Some(Scheme::Mbr) => "MBR",
-        _ => "no partition table",
+    let layout = match parts.first().map(|p| p.scheme) {
+        Some(Scheme::Gpt) => format!("GPT, {} partition(s)", parts.len()),
+        Some(Scheme::Mbr) => format!("MBR, {} partition(s)", parts.len()),
+        _ => "no partition table".to_string(),
     };
     crate::log!(
         Area::Disk,
-        "{name}: {} bytes, {}-byte sectors, {table}, {} partition(s)",
+        "{name}: {} bytes, {}-byte sectors, {layout}",
         disk.size,
-        disk.sector_size(),
-        parts.len()
+        disk.sector_size()
     );
     let mut out = Vec::new();
     for part in parts {
@@ -78,6 +81,11 @@ pub fn disk_partitions(path: &Path, name: &str) -> Option<Vec<Partition>> {
                         Area::Volume,
                         "{dev}: no ext4 or FAT filesystem, skipped (type {})",
                         part.type_name
+                    );
+                } else {
+                    crate::log!(
+                        Area::Disk,
+                        "{name}: no partition table and no filesystem leapboot reads (ext4, FAT)"
                     );
                 }
             }

@@ -636,6 +636,8 @@ pub const HELP: &[(&str, &str)] = &[
     ("h ?  F1", "this help"),
     ("Ctrl-L", "redraw the screen"),
     ("", ""),
+    // At most 51 characters a line: the box is 70 wide, the text starts at column 16,
+    // and a blank stays before the border (tests/tui_render.rs checks).
     (
         "Editor",
         "Left Right Home End move, Backspace Delete erase,",
@@ -645,7 +647,7 @@ pub const HELP: &[(&str, &str)] = &[
 ];
 
 fn help(area: Rect, buf: &mut Buffer, look: &Look) {
-    let w = area.width.min(66);
+    let w = area.width.min(70);
     let h = area.height.min(HELP.len() as u16 + 4);
     let r = Rect::new(
         area.x + (area.width - w) / 2,

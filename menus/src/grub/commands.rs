@@ -732,6 +732,7 @@ impl<'v> Interp<'v> {
             plan.loader = None;
             plan.initrds.clear();
             plan.initrd_error = None;
+            plan.missing_kernel = None;
         }
         let file = match self.resolve(written) {
             Ok(f) => f,
@@ -742,7 +743,9 @@ impl<'v> Interp<'v> {
         };
         if !self.is_file(&file) {
             let msg = self.file_problem("kernel", written, &file);
-            self.plan_mut().kernel_error = Some(msg);
+            let plan = self.plan_mut();
+            plan.kernel_error = Some(msg);
+            plan.missing_kernel = Some(file);
             return ERR_FILE_NOT_FOUND;
         }
         let len: usize = args.iter().map(|a| a.len().saturating_add(1)).sum();

@@ -221,6 +221,9 @@ pub struct BootPlan {
     pub action: Option<String>,
     /// Why the last `linux` failed.
     pub kernel_error: Option<String>,
+    /// The file the last `linux` named when it was not found (shown as the entry's
+    /// kernel, as a BLS entry shows its missing kernel).
+    pub missing_kernel: Option<FileRef>,
     /// Why the last `initrd` failed.
     pub initrd_error: Option<String>,
     /// `save_env` writes the body made.

@@ -592,6 +592,10 @@ impl Builder<'_, '_> {
                     Some(plan.kernel_error.clone().unwrap_or_else(|| {
                         "the entry loads no kernel (no `linux` command)".into()
                     }));
+                if let Some(k) = &plan.missing_kernel {
+                    volume = it.volume_ref(k.volume);
+                    kernel = k.path.clone();
+                }
             }
         }
         let id = item.id.clone().unwrap_or_else(|| path.to_string());

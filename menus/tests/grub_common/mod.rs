@@ -75,7 +75,6 @@ pub fn load_dir(root: &Path) -> MemFs {
     fs
 }
 
-
 /// A readable listing of a scan, for test output.
 pub fn render(s: &GrubScan) -> String {
     let mut out = String::new();
