@@ -29,12 +29,22 @@ pub struct VolumeScan {
 /// Runs every source over `volumes[index]`; the other volumes are visible to sources
 /// that search across volumes. An index out of range gives an empty scan of nothing.
 pub fn scan_volume(volumes: &[VolumeView<'_>], index: usize) -> Option<VolumeScan> {
+    scan_volume_with(volumes, index, &grub::GrubOptions::default())
+}
+
+/// [`scan_volume`] with GRUB run under `options` (the platform GRUB runs on, for one:
+/// `leapboot reboot` on a BIOS machine runs its config as the `pc` GRUB would).
+pub fn scan_volume_with(
+    volumes: &[VolumeView<'_>],
+    index: usize,
+    options: &grub::GrubOptions,
+) -> Option<VolumeScan> {
     let view = volumes.get(index)?;
     let mut diagnostics = Vec::new();
     let bls = bls::scan(view.info, view.fs, &mut diagnostics);
     let mut entries = bls.entries;
     entries.extend(bls::uki::scan(view.info, view.fs, &mut diagnostics));
-    let grub = grub::scan(volumes, index, &mut diagnostics);
+    let grub = grub::scan_with(volumes, index, options, &mut diagnostics);
     if let Some(g) = &grub {
         entries.extend(g.entries.iter().cloned());
     }

@@ -30,7 +30,7 @@
 //! `LEAPBOOT_REQUIRE_CORPUS=1` (set by `scripts/test`, so CI never passes without it).
 
 use leapboot_menus::grub::GrubNode;
-use leapboot_menus::grub::default::{GrubTimeout, TimeoutStyle};
+use leapboot_menus::grub::default::{GrubFlavour, GrubTimeout, TimeoutStyle};
 use leapboot_menus::grub::grubenv::{EnvBlock, EnvChange, EnvWrite};
 use leapboot_menus::menu::DefaultReason;
 use leapboot_menus::{
@@ -890,24 +890,33 @@ fn grub_rules() {
     assert_eq!(g.config.volume.device, "sda1");
     assert!(g.entries.iter().all(|e| e.volume.device == "sda2"));
 
-    // A `saved_entry` that starts with a digit is read as an index by upstream
-    // `get_entry_number` (`normal/menu.c`, `grub_strtoul`): 9 and 8, both out of
-    // range, so the default is entry 0 (Fedora's GRUB would look the id up first).
-    for (name, saved) in [
+    // A `saved_entry` that starts with a digit would be read as an index by upstream
+    // `get_entry_number` (`normal/menu.c`, `grub_strtoul`: 9 and 8, both out of
+    // range). These configs are for rhboot's GRUB (CentOS 8 runs `blscfg`; RHEL 8's
+    // is `/boot/grub2/grub.cfg`), whose `get_entry_number_helper` looks ids up first:
+    // CentOS 8 boots its 5.18.0 entry (entry 0 either way), RHEL 8 the older kernel
+    // that `saved_entry` names (entry 1, where upstream's reading gave entry 0).
+    for (name, saved, want, why) in [
         (
             "uroot/CentOS_8_Stream_x86_64_blscfg_sda1",
             "9af7b02ac08149d985841c07c8ff366e-5.18.0",
+            0,
+            "blscfg",
         ),
         (
             "petitboot/grub2-rhel8",
             "8e15296c9cc14deb9e3f8548d49fd6fc-4.18.0-80.el8.ppc64le",
+            1,
+            "grub2",
         ),
     ] {
         let o = run_named(name);
         let g = o.grub();
         assert_eq!(g.default_value.as_deref(), Some(saved), "{name}");
         assert!(g.entries.len() < 8, "{name}");
-        assert_eq!(g.default, Some(0), "{name}");
+        assert_eq!(g.flavour, GrubFlavour::Rhboot, "{name} ({why})");
+        assert_eq!(g.default, Some(want), "{name}");
+        assert_eq!(g.entries[want].id, saved, "{name}");
     }
 
     // The BLS files `blscfg` read are GRUB entries in the merged menu, not also BLS

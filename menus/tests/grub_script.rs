@@ -8,6 +8,7 @@
 
 mod grub_common;
 use grub_common::*;
+use leapboot_menus::grub::default::GrubFlavour;
 use leapboot_menus::grub::grubenv::{EnvBlock, EnvChange};
 use leapboot_menus::grub::{GrubNode, GrubScan};
 use leapboot_menus::menu::DefaultReason;
@@ -104,9 +105,10 @@ fn hex_escapes_are_kept_for_the_kernel() {
 }
 
 #[test]
-fn leading_blank_in_value_makes_an_empty_argument() {
-    // grub_script_argv_split_append: " a" gives "" then "a".
-    assert_eq!(cmdline_of("set v=' a'", "x $v"), "BOOT_IMAGE=/vmlinuz x  a");
+fn leading_blank_in_value_makes_no_argument() {
+    // grub_script_argv_split_append skips blanks before the first word (the cases
+    // from GRUB's script tests are in `grub_words.rs`).
+    assert_eq!(cmdline_of("set v=' a'", "x $v"), "BOOT_IMAGE=/vmlinuz x a");
 }
 
 #[test]
@@ -323,6 +325,55 @@ fn entries_that_load_no_linux_are_listed_unbootable() {
             .as_deref()
             .unwrap()
             .contains("no `linux`")
+    );
+}
+
+/// Xen and tboot entries: `multiboot`/`multiboot2` load the hypervisor (or tboot)
+/// and `module`/`module2` the kernel and initrds it hands on; leapboot boots none.
+#[test]
+fn multiboot_entries_are_not_supported() {
+    let cfg = "menuentry xen {\n multiboot2 /boot/xen.gz placeholder dom0_mem=1G\n module2 /boot/vmlinuz root=/dev/sda1\n module2 --nounzip /boot/initrd.img\n}\n\
+               menuentry tboot {\n multiboot /boot/tboot.gz logging=serial\n module /boot/vmlinuz ro\n module /boot/initrd.img\n}\n\
+               menuentry arm {\n xen_hypervisor /boot/xen\n xen_module /boot/vmlinuz\n}\n\
+               menuentry late {\n linux /vmlinuz\n multiboot2 --quirk-bad-kludge /boot/xen.gz\n}\n\
+               menuentry early {\n multiboot2 /boot/xen.gz\n linux /vmlinuz\n}\n";
+    let (s, d) = run(cfg, &[K]);
+    let problem = |i: usize| s.entries[i].problem.clone().unwrap_or_default();
+    for i in [0, 1, 3] {
+        assert!(
+            problem(i).starts_with("multiboot (Xen/tboot) is not supported"),
+            "{}",
+            problem(i)
+        );
+        assert_eq!(s.entries[i].kernel, "");
+        assert!(s.entries[i].initrds.is_empty());
+    }
+    assert!(problem(0).contains("/boot/xen.gz with `multiboot2`"));
+    assert!(problem(1).contains("/boot/tboot.gz with `multiboot`"));
+    assert!(
+        problem(2).starts_with("Xen is not supported"),
+        "{}",
+        problem(2)
+    );
+    assert!(
+        problem(3).contains("/boot/xen.gz"),
+        "the option is not the file"
+    );
+    // The last loader wins, as in GRUB.
+    assert_eq!(s.entries[4].problem, None);
+    assert_eq!(s.entries[4].kernel, "/vmlinuz");
+    // The modules of a loaded multiboot kernel are no warning.
+    assert!(d.iter().all(|d| !d.message.contains("module")), "{d:?}");
+}
+
+#[test]
+fn module_without_multiboot_fails() {
+    let cfg = "menuentry m {\n if module /boot/vmlinuz; then r=loaded; else r=refused; fi\n linux /vmlinuz $r\n}\n";
+    let (s, d) = run(cfg, &[K]);
+    assert_eq!(s.entries[0].cmdline, "BOOT_IMAGE=/vmlinuz refused");
+    assert!(
+        d.iter()
+            .any(|d| d.message.contains("`module` before `multiboot`"))
     );
 }
 
@@ -572,6 +623,90 @@ fn leading_digit_default_is_an_index_upstream() {
     let cfg = "set default=2abc-id\nmenuentry a --id 2abc-id {\n linux /vmlinuz\n}\nmenuentry b {\n linux /vmlinuz\n}\nmenuentry c {\n linux /vmlinuz\n}\n";
     let (s, _) = run(cfg, &[K]);
     assert_eq!(s.default, Some(2));
+}
+
+/// A RHEL 8 style menu: BLS ids `<machine-id>-<version>` whose machine id starts with
+/// a digit, and `saved_entry` naming the older kernel.
+fn rhel_menu(default: &str) -> String {
+    format!(
+        "set default=\"{default}\"\n\
+         menuentry 'RHEL (4.18.0-80.11.2)' --id 8e15296c-4.18.0-80.11.2 {{\n linux /vmlinuz new\n}}\n\
+         menuentry 'RHEL (4.18.0-80)' --id 8e15296c-4.18.0-80 {{\n linux /vmlinuz old\n}}\n\
+         menuentry 'RHEL (0-rescue)' --id 8e15296c-0-rescue {{\n linux /vmlinuz rescue\n}}\n"
+    )
+}
+
+/// rhboot's `get_entry_number` (`grub-core/normal/menu.c` in rhboot/grub2): ids, then
+/// titles, then a whole-value number, for a config in a `grub2` directory.
+#[test]
+fn rhboot_default_for_a_grub2_config() {
+    let vols = one(&[
+        ("/boot/grub2/grub.cfg", &rhel_menu("8e15296c-4.18.0-80")),
+        K,
+    ]);
+    let (s, d) = scan_vols(&vols, 0);
+    let s = s.unwrap();
+    assert_eq!(s.flavour, GrubFlavour::Rhboot);
+    assert_eq!(s.default, Some(1));
+    let note = d
+        .iter()
+        .find(|d| d.severity == Severity::Info && d.message.contains("Fedora/RHEL GRUB"))
+        .expect("the choice is explained");
+    assert!(
+        note.message.contains("/boot/grub2/grub.cfg"),
+        "{}",
+        note.message
+    );
+    assert!(
+        note.message.contains("upstream GRUB would select entry 0"),
+        "{}",
+        note.message
+    );
+    // Upstream's reading of the same config: index 8, out of range, so entry 0.
+    let (s, d) = run(&rhel_menu("8e15296c-4.18.0-80"), &[K]);
+    assert_eq!(s.flavour, GrubFlavour::Upstream);
+    assert_eq!(s.default, Some(0));
+    assert!(d.iter().all(|d| !d.message.contains("Fedora/RHEL GRUB")));
+}
+
+/// rhboot: a number counts only when it is the whole value, after ids and titles.
+#[test]
+fn rhboot_default_numbers_and_titles() {
+    let pick = |default: &str| {
+        let vols = one(&[("/boot/grub2/grub.cfg", &rhel_menu(default)), K]);
+        scan_vols(&vols, 0).0.unwrap().default
+    };
+    assert_eq!(pick("2"), Some(2));
+    assert_eq!(pick("RHEL (0-rescue)"), Some(2));
+    assert_eq!(pick("2abc"), Some(0));
+    assert_eq!(pick("8e15296c-0-rescue"), Some(2));
+}
+
+/// Only rhboot's GRUB has `blscfg`: a config that runs it gets rhboot's rules
+/// wherever it lies (here `/boot/grub/grub.cfg`).
+#[test]
+fn rhboot_default_for_a_blscfg_config() {
+    let e = |v: &str| format!("title Fedora ({v})\nversion {v}\nlinux /vmlinuz-{v}\n");
+    let (e61, e62) = (e("6.1"), e("6.2"));
+    let n61 = format!("/loader/entries/{MID}-6.1.conf");
+    let n62 = format!("/loader/entries/{MID}-6.2.conf");
+    let cfg = format!("set default={MID}-6.1\nblscfg\n");
+    let vols = one(&[
+        ("/boot/grub/grub.cfg", cfg.as_str()),
+        ("/vmlinuz-6.1", "K"),
+        ("/vmlinuz-6.2", "K"),
+        (n61.as_str(), e61.as_str()),
+        (n62.as_str(), e62.as_str()),
+    ]);
+    let (s, d) = scan_vols(&vols, 0);
+    let s = s.unwrap();
+    assert_eq!(s.flavour, GrubFlavour::Rhboot);
+    assert_eq!(titles(&s), ["Fedora (6.2)", "Fedora (6.1)"]);
+    assert_eq!(s.default, Some(1));
+    assert!(
+        d.iter()
+            .any(|d| d.message.contains("the config runs `blscfg`"))
+    );
 }
 
 #[test]

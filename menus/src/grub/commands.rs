@@ -109,13 +109,11 @@ const IGNORED: &[&str] = &[
     "bli",
 ];
 
-/// Loaders leapboot cannot hand over to a kexec'd kernel.
+/// Loaders leapboot cannot hand over to a kexec'd kernel. The multiboot ones
+/// (`multiboot`, `multiboot2`, Arm's `xen_hypervisor`) and their modules are
+/// handled apart, so an entry can say it is Xen or tboot.
 const OTHER_LOADERS: &[&str] = &[
     "chainloader",
-    "multiboot",
-    "multiboot2",
-    "module",
-    "module2",
     "knetbsd",
     "kfreebsd",
     "kopenbsd",
@@ -153,8 +151,6 @@ const UNSUPPORTED: &[&str] = &[
     "drivemap",
     "sendkey",
     "hwmatch",
-    "xen_hypervisor",
-    "xen_module",
 ];
 
 const BLOCK: &str = "{\u{0}block}";
@@ -244,7 +240,12 @@ impl<'v> Interp<'v> {
             "save_env" => self.cmd_save_env(&args),
             "source" | "." => self.cmd_source(&args, false),
             "configfile" => self.cmd_source(&args, true),
-            "blscfg" | "bls_import" => super::blscfg::cmd_blscfg(self, &args),
+            "blscfg" | "bls_import" => {
+                // Only rhboot's GRUB has `blscfg`.
+                self.rhboot_evidence
+                    .get_or_insert_with(|| format!("the config runs `{name}`"));
+                super::blscfg::cmd_blscfg(self, &args)
+            }
             "linux" | "linux16" | "linuxefi" => self.cmd_linux(name, &args),
             "initrd" | "initrd16" | "initrdefi" => self.cmd_initrd(&args),
             "devicetree" => self.cmd_devicetree(&args),
@@ -341,6 +342,8 @@ impl<'v> Interp<'v> {
                 }
             }
             _ if IGNORED.contains(&name) => ERR_NONE,
+            "multiboot" | "multiboot2" | "xen_hypervisor" => self.cmd_multiboot(name, &args),
+            "module" | "module2" | "xen_module" => self.cmd_multiboot_module(name),
             _ if OTHER_LOADERS.contains(&name) => self.cmd_other_loader(name),
             _ if UNSUPPORTED.contains(&name) => {
                 self.diag(
@@ -824,9 +827,46 @@ impl<'v> Interp<'v> {
         }
     }
 
+    /// `multiboot FILE...`, `multiboot2 FILE...` (`grub-core/loader/multiboot.c`) and
+    /// `xen_hypervisor FILE...` (`grub-core/loader/arm64/xen_boot.c`): Xen and tboot
+    /// entries. Recorded so the entry can say why it cannot boot; like any loader,
+    /// it replaces the kernel and initrds loaded before it.
+    fn cmd_multiboot(&mut self, name: &str, args: &[String]) -> i32 {
+        // `--quirk-*` options come before the file (`grub_cmd_multiboot`).
+        let Some(file) = args.iter().find(|a| !a.starts_with("--")) else {
+            self.plan_mut().kernel_error = Some(format!("`{name}` without a file name"));
+            return ERR_BAD_ARGUMENT;
+        };
+        let plan = self.plan_mut();
+        plan.loader = Some(LoaderKind::Multiboot {
+            command: name.to_string(),
+            file: file.clone(),
+        });
+        plan.initrds.clear();
+        plan.initrd_error = None;
+        plan.kernel_error = None;
+        plan.missing_kernel = None;
+        ERR_NONE
+    }
+
+    /// `module`, `module2`, `xen_module`: the kernel and initrds Xen or tboot hand on.
+    /// GRUB refuses them when no multiboot kernel is loaded ("you need to load the
+    /// kernel first").
+    fn cmd_multiboot_module(&mut self, name: &str) -> i32 {
+        if matches!(self.plan_mut().loader, Some(LoaderKind::Multiboot { .. })) {
+            ERR_NONE
+        } else {
+            self.diag(
+                Severity::Info,
+                format!("`{name}` before `multiboot` fails in GRUB (no kernel loaded)"),
+            );
+            ERR_BAD_ARGUMENT
+        }
+    }
+
     fn cmd_other_loader(&mut self, name: &str) -> i32 {
-        if name.starts_with("module") || name.ends_with("_module") || name.starts_with("xnu_k") {
-            // Modules belong to the loader already chosen (multiboot, xnu).
+        if name.ends_with("_module") || name.starts_with("xnu_k") {
+            // Modules belong to the loader already chosen (kfreebsd, knetbsd, xnu).
             return ERR_NONE;
         }
         let plan = self.plan_mut();

@@ -8,9 +8,12 @@
 //! - Variables live in contexts. `configfile` and entering a submenu open a new
 //!   context that starts with copies of the *exported* variables only; closing it
 //!   drops everything set inside. `source` runs in the current context.
-//! - Unquoted `$var` is split on blanks; `"$var"` is not; an empty unquoted
-//!   expansion is no argument at all, an empty quoted one is an empty argument
-//!   (`grub_script_arglist_to_argv`, `grub_script_argv_split_append`).
+//! - Unquoted `$var` is split on blanks, and blanks at its ends separate nothing;
+//!   `"$var"` is not split; an empty (or all-blank) unquoted expansion is no
+//!   argument at all, an empty quoted one is an empty argument; the parts of one
+//!   word are glued, so only its unquoted expansions split it
+//!   (`grub_script_arglist_to_argv`, `grub_script_argv_split_append`). Every
+//!   command's words, its name included, and `for` lists are built this way.
 //! - `$?` is the status of the last command; an unknown command prints an error but
 //!   counts as success (its status is 0), as in `grub_script_execute_cmdline`.
 //! - Menu entry and submenu bodies run only when chosen, in the environment as it
@@ -204,7 +207,15 @@ pub enum LoaderKind {
         /// Arguments after the path.
         args: Vec<String>,
     },
-    /// Another loader (`chainloader`, `multiboot`, ...): its command name.
+    /// `multiboot`, `multiboot2` (Xen, tboot) or `xen_hypervisor` (Xen on Arm): the
+    /// command and the file it loads, as written.
+    Multiboot {
+        /// Command used.
+        command: String,
+        /// The hypervisor or pre-launch kernel, as written.
+        file: String,
+    },
+    /// Another loader (`chainloader`, `kfreebsd`, ...): its command name.
     Other(String),
 }
 
@@ -343,6 +354,9 @@ pub struct Interp<'v> {
     pub(super) configs: Vec<FileRef>,
     /// What commands at config level loaded (`linux` outside any entry).
     pub(super) top_plan: BootPlan,
+    /// The first sign that the config was written for rhboot's GRUB (Fedora, RHEL),
+    /// whose `default` rules differ from upstream's ([`super::default`]).
+    pub(super) rhboot_evidence: Option<String>,
     empty: Context,
 }
 
@@ -386,15 +400,17 @@ impl Argv {
         }
     }
 
-    /// `grub_script_argv_split_append`: one argument per blank-separated word.
+    /// `grub_script_argv_split_append` (`grub-core/script/argv.c`): one argument per
+    /// blank-separated word (`grub_isspace`: space, tab, newline, carriage return).
+    /// Blanks before the first word and after the last are skipped, so they make no
+    /// argument, and a value of blanks alone appends nothing. The first word goes
+    /// onto the argument being built (`a${k}b` with `k=" x "` is `axb`).
     fn split_append(&mut self, s: &str) {
         let is_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
-        let mut rest = s;
-        while !rest.is_empty() {
-            let end = rest.find(is_space).unwrap_or(rest.len());
-            self.append(rest.get(..end).unwrap_or(""));
-            rest = rest.get(end..).unwrap_or("").trim_start_matches(is_space);
-            if !rest.is_empty() {
+        let mut words = s.split(is_space).filter(|w| !w.is_empty()).peekable();
+        while let Some(w) = words.next() {
+            self.append(w);
+            if words.peek().is_some() {
                 self.next();
             }
         }
@@ -448,6 +464,7 @@ impl<'v> Interp<'v> {
             bls_files: Vec::new(),
             configs: Vec::new(),
             top_plan: BootPlan::default(),
+            rhboot_evidence: None,
             empty: Context::default(),
         }
     }
@@ -1212,6 +1229,12 @@ impl<'v> Interp<'v> {
         self.export("config_file");
         self.export("config_directory");
         self.configs.push(file.clone());
+        if self.rhboot_evidence.is_none() && file.path.split('/').any(|c| c == "grub2") {
+            // `grub2-install` puts GRUB's files in a `grub2` directory; upstream's
+            // `grub-install` in `grub`.
+            let shown = self.display_file(file.volume, &file.path);
+            self.rhboot_evidence = Some(format!("the config is {shown}, in a `grub2` directory"));
+        }
         let text = String::from_utf8_lossy(data);
         let ret = self.exec_text(
             &text,

@@ -26,9 +26,11 @@
 //! GRUB's `$chosen`; `volume`, `kernel` and `initrds` are where the `linux` and
 //! `initrd` commands found their files (GRUB's `$root` at that point); `source` is
 //! the config file and line of the `menuentry` (the BLS file for `blscfg` entries).
-//! Entries that load no Linux kernel (`chainloader`, `multiboot`, `fwsetup`,
-//! `reboot`...) are listed with the reason as their `problem`. A missing initrd is a
-//! problem too, where GRUB would print an error and boot without it.
+//! Entries that load no Linux kernel (`chainloader`, `fwsetup`, `reboot`...) are
+//! listed with the reason as their `problem`; Xen and tboot entries (`multiboot`,
+//! `multiboot2`, Arm's `xen_hypervisor`, with their `module` lines) say that
+//! multiboot (Xen/tboot) is not supported. A missing initrd is a problem too, where
+//! GRUB would print an error and boot without it.
 //!
 //! # Command line
 //! GRUB's Linux loaders pass `BOOT_IMAGE=<kernel path as written>` followed by the
@@ -39,9 +41,18 @@
 //! `\xHH` is kept as written, as Fedora/RHEL GRUB does (see [`lexer`]).
 //!
 //! # Default, fallback, timeout
-//! [`default`] mirrors upstream `grub-core/normal/menu.c`; where Fedora's GRUB
-//! differs (ids before leading-digit indexes) upstream is followed. The scan reports
-//! GRUB's choice and the fallback order; [`crate::Menu`] maps them to its entries.
+//! [`default`] mirrors `grub-core/normal/menu.c` of upstream GRUB and of rhboot's
+//! (Fedora, RHEL and rebuilds), which differ: rhboot matches `default` against ids,
+//! then titles, then a whole-value number; upstream reads leading digits as an index.
+//! rhboot's rules apply when the config shows it was written for that GRUB: it runs
+//! `blscfg`, or it is read from a `grub2` directory (`/boot/grub2/grub.cfg`, as
+//! `grub2-install` puts it; upstream's is `/boot/grub`). RHEL 7's GRUB, Fedora's
+//! before 30 and openSUSE's also live in `grub2` without that change (rhboot's
+//! rhel-7 branches lack it); their configs name entries by title or by a
+//! `gnulinux-...` id, on which both readings agree. Where the choice differs from upstream's,
+//! an info diagnostic says so. The scan reports GRUB's choice, whose rules made it
+//! ([`GrubScan::flavour`]) and the fallback order; [`crate::Menu`] maps them to its
+//! entries.
 //!
 //! # grubenv
 //! `load_env` reads the block ([`grubenv`]); `save_env` is not written here: each
@@ -52,7 +63,8 @@
 //! grub-mkconfig header asks.
 //!
 //! # Where GRUB builds differ
-//! - `default`: upstream (`2abc` is index 2), not Fedora's id-first lookup.
+//! - `default` and `fallback`: rhboot's id-first lookup for configs written for
+//!   Fedora/RHEL GRUB, upstream's (`2abc` is index 2) for the others (see above).
 //! - `\xHH` in words and on the command line: kept, as Fedora/RHEL GRUB does;
 //!   upstream would drop the backslash and break `LABEL=CentOS\x207...` on install media.
 //! - `blscfg` is rhboot's newest behaviour (see [`blscfg`]).
@@ -89,7 +101,7 @@ pub use interp::Limits;
 use crate::diag::{Diagnostic, Severity};
 use crate::entry::{Entry, EntryKind, Source, VolumeRef};
 use crate::fs::{FileKind, FileSystem, VolumeView};
-use default::{GrubTimeout, default_index, fallback_list};
+use default::{GrubFlavour, GrubTimeout, default_index, fallback_list};
 use grubenv::EnvWrite;
 use interp::{BootPlan, EvalKind, EvalMenu, FileRef, Halt, Interp, LoaderKind, MenuItem};
 use std::rc::Rc;
@@ -186,6 +198,10 @@ pub struct GrubScan {
     pub default_value: Option<String>,
     /// The entry GRUB boots when the timeout expires, bootable or not.
     pub default: Option<usize>,
+    /// Whose rules chose `default` and the fallbacks: rhboot's when the config shows
+    /// it was written for Fedora/RHEL GRUB (it runs `blscfg`, or is read from a
+    /// `grub2` directory), else upstream's.
+    pub flavour: GrubFlavour,
     /// Every entry GRUB tries, in order: the default, then the `fallback` entries.
     pub attempts: Vec<usize>,
     /// Timeout and how it is shown.
@@ -325,6 +341,11 @@ pub fn scan_with(
     };
     let menu_file = menu.config.clone().unwrap_or_else(|| file.clone());
     let config_writes = std::mem::take(&mut it.writes);
+    let flavour = if it.rhboot_evidence.is_some() {
+        GrubFlavour::Rhboot
+    } else {
+        GrubFlavour::Upstream
+    };
     let mut b = Builder {
         it: &it,
         entries: Vec::new(),
@@ -332,9 +353,15 @@ pub fn scan_with(
         config_writes: config_writes.clone(),
         output: 0,
         full: false,
+        flavour,
+        notes: Vec::new(),
     };
     let (tree, attempts) = b.flatten(&menu, "", &[]);
-    let (entries, info, full) = (b.entries, b.info, b.full);
+    let (entries, info, full, notes) = (b.entries, b.info, b.full, b.notes);
+    let shown = it.display_file(menu_file.volume, &menu_file.path);
+    for note in notes {
+        diags.push(Diagnostic::new(Severity::Info, &shown, 0, note));
+    }
     if full {
         let max = options.limits.max_output;
         diags.push(Diagnostic::new(
@@ -354,6 +381,7 @@ pub fn scan_with(
         tree,
         default_value: menu.default.clone(),
         default: attempts.first().copied(),
+        flavour,
         attempts,
         timeout,
         env_writes: config_writes,
@@ -442,6 +470,10 @@ struct Builder<'a, 'v> {
     output: usize,
     /// Set once `output` passed the limit: no more entries.
     full: bool,
+    /// Whose `default` rules apply.
+    flavour: GrubFlavour,
+    /// Where the flavour changed GRUB's choice, for the log.
+    notes: Vec<String>,
 }
 
 fn escape_title(t: &str) -> String {
@@ -514,10 +546,23 @@ impl Builder<'_, '_> {
             .iter()
             .map(|e| (e.item.title.as_str(), e.item.grub_id()))
             .collect();
-        let pick = default_index(ids.iter().copied(), ids.len(), menu.default.as_deref());
+        let pick = default_index(&ids, menu.default.as_deref(), self.flavour);
+        if let Some(value) = menu.default.as_deref() {
+            let upstream = default_index(&ids, Some(value), GrubFlavour::Upstream);
+            let title = |i: usize| ids.get(i).map_or("", |(t, _)| t);
+            if pick != upstream && self.notes.len() < 16 {
+                let why = self.it.rhboot_evidence.as_deref().unwrap_or("");
+                self.notes.push(format!(
+                    "`default` is `{value}`: read as Fedora/RHEL GRUB reads it ({why}), it selects entry {pick} `{}`; upstream GRUB would select entry {upstream} `{}`",
+                    title(pick),
+                    title(upstream)
+                ));
+            }
+        }
         let mut attempts = tries.get(pick).cloned().unwrap_or_default();
-        for n in fallback_list(menu.fallback.as_deref().unwrap_or("")) {
-            if let Some(t) = usize::try_from(n).ok().and_then(|n| tries.get(n)) {
+        let fallback = menu.fallback.as_deref().unwrap_or("");
+        for n in fallback_list(&ids, fallback, self.flavour) {
+            if let Some(t) = tries.get(n) {
                 attempts.extend(t.iter().copied());
             }
         }
@@ -581,6 +626,16 @@ impl Builder<'_, '_> {
                     .as_ref()
                     .filter(|d| d.volume == k.volume)
                     .map(|d| d.path.clone());
+            }
+            (Some(LoaderKind::Multiboot { command, file }), None) => {
+                let what = if command == "xen_hypervisor" {
+                    "Xen"
+                } else {
+                    "multiboot (Xen/tboot)"
+                };
+                problem = Some(format!(
+                    "{what} is not supported: the entry loads {file} with `{command}`, not a Linux kernel"
+                ));
             }
             (Some(LoaderKind::Other(cmd)), None) => {
                 problem = Some(format!(
