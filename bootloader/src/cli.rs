@@ -71,6 +71,16 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Reboot with kexec into the entry this machine's boot loader would boot next.
+    #[command(after_help = crate::host::run::EXIT_HELP)]
+    Reboot(crate::host::RebootArgs),
+    /// Load the entry the boot loader would boot next, for a later kexec reboot.
+    #[command(after_help = crate::host::run::EXIT_HELP)]
+    Load(crate::host::LoadArgs),
+    /// Unload a loaded kexec image.
+    Unload(crate::host::UnloadArgs),
+    /// Whether a kexec image is loaded, which and by whom, and how this boot came.
+    Status(crate::host::StatusArgs),
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +143,9 @@ impl Source {
                 fs: Box::new(DirVolume::new(root)),
             });
         }
+        // The disks are read together: a RAID1 array or an LV may span several.
+        let mut together = scan::Together::default();
+        let mut members_only = Vec::new();
         for path in &self.disk {
             if !first_time(&mut seen, path) {
                 continue;
@@ -141,8 +154,12 @@ impl Source {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let found = check_disk(path).map(|()| scan::disk_volumes(path, &name));
+            let found = check_disk(path).map(|()| together.disk_volumes(path, &name));
             match found {
+                // Judged once the arrays and LVs are assembled.
+                Ok(v) if v.is_empty() && together.has_members(path) => {
+                    members_only.push(path.clone())
+                }
                 Ok(v) if v.is_empty() => inputs.unreadable.push(format!(
                     "--disk {}: {}",
                     path.display(),
@@ -154,8 +171,26 @@ impl Source {
                     .push(format!("--disk {}: {why}", path.display())),
             }
         }
+        let stacked = together.stacked_volumes();
+        for path in members_only.iter().filter(|p| !stacked.used.contains(p)) {
+            inputs.unreadable.push(format!(
+                "--disk {}: holds RAID or LVM members that give no volume leapboot reads \
+                 (see the warnings; -v shows each step)",
+                path.display()
+            ));
+        }
+        inputs.warnings.extend(stacked.problems);
+        inputs.volumes.extend(stacked.volumes);
         if self.root.is_empty() && self.disk.is_empty() {
-            self.read_every_disk(&mut inputs);
+            // An installed system: its mounted boot volumes; else (an initramfs, a
+            // container without /boot) every disk.
+            match crate::host::running_system_volumes() {
+                Some((volumes, warnings)) => {
+                    inputs.volumes.extend(volumes);
+                    inputs.warnings.extend(warnings);
+                }
+                None => self.read_every_disk(&mut inputs),
+            }
         }
         inputs
     }
@@ -165,12 +200,18 @@ impl Source {
     fn read_every_disk(&self, inputs: &mut Inputs) {
         let disks = disk::sysfs::whole_disks(Path::new("/sys/class/block"));
         let mut cannot = Vec::new();
+        let mut together = scan::Together::default();
         for d in &disks {
             match std::fs::File::open(&d.node) {
-                Ok(_) => inputs.volumes.extend(scan::disk_volumes(&d.node, &d.name)),
+                Ok(_) => inputs
+                    .volumes
+                    .extend(together.disk_volumes(&d.node, &d.name)),
                 Err(e) => cannot.push(format!("{}: cannot open: {e}", d.node.display())),
             }
         }
+        let stacked = together.stacked_volumes();
+        inputs.volumes.extend(stacked.volumes);
+        cannot.extend(stacked.problems);
         if !inputs.volumes.is_empty() {
             inputs.warnings = cannot;
             return;
@@ -272,6 +313,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let src = match &cli.command {
         Command::List { src, .. } | Command::Check { src } | Command::Boot { src, .. } => src,
+        Command::Reboot(a) => return ExitCode::from(crate::host::reboot(a)),
+        Command::Load(a) => return ExitCode::from(crate::host::load(a)),
+        Command::Unload(a) => return ExitCode::from(crate::host::unload(a)),
+        Command::Status(a) => return ExitCode::from(crate::host::status(a)),
     };
     // The log goes to stderr with -v, and for a real boot, whose record it is; a dry
     // run prints its report once, on stdout.
@@ -311,6 +356,8 @@ pub fn main() -> ExitCode {
             dry_run,
             ..
         } => boot(&menu, &volumes, entry.as_deref(), append, dry_run),
+        // Run by `crate::host` before any volume is read (see the first match).
+        Command::Reboot(_) | Command::Load(_) | Command::Unload(_) | Command::Status(_) => 0,
     };
     ExitCode::from(if unreadable { EXIT_UNREADABLE } else { code })
 }
@@ -513,4 +560,10 @@ pub fn to_json(menu: &Menu) -> serde_json::Value {
         })
         .collect();
     json!({ "schema_version": LIST_SCHEMA_VERSION, "entries": entries })
+}
+
+/// The host command line as clap defines it: `leapboot-gen` (run by
+/// `scripts/package`) writes the shell completions and man pages from it.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }

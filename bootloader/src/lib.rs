@@ -17,7 +17,10 @@
 //!   loads [`modules`], starts [`devices::discovery`], runs the menu ([`tui`]) and
 //!   boots the choice ([`handoff`]), forever. It answers the menu's questions
 //!   ([`tui::Policy`]) so the menu itself owns no boot policy.
-//! - [`cli`]: the same stages as host subcommands (`list`, `check`, `boot`).
+//! - [`cli`]: the same stages as host subcommands (`list`, `check`, `boot`, and
+//!   [`host`]'s `reboot`, `load`, `unload`, `status`).
+//! - [`host`]: an installed system's boot volumes through its mounts, and fast kexec
+//!   reboots into the entry its own boot loader would boot next.
 //! - [`devices`]: block devices, partition tables and filesystems, read-only, in user
 //!   space, handed to `leapboot-menus` as volumes; the menu built from them.
 //! - [`handoff`]: from a chosen entry to a running kernel, with the handoff report.
@@ -36,6 +39,8 @@ pub mod cli;
 pub mod devices;
 #[forbid(unsafe_code)]
 pub mod handoff;
+#[forbid(unsafe_code)]
+pub mod host;
 #[forbid(unsafe_code)]
 pub mod init;
 #[forbid(unsafe_code)]

@@ -50,6 +50,8 @@
 
 pub mod binaries;
 pub mod disk;
+pub mod distro;
+pub mod fixtures;
 pub mod grub;
 pub mod kernel;
 pub mod target;

@@ -7,12 +7,13 @@
 //! a kernel on another disk), and sends a new [`Snapshot`]. A disk that has not
 //! answered within [`DISK_TIME_LIMIT`] is reported and left out; one that answers
 //! later still joins. Volumes are reopened rather than shared because the ext4
-//! reader is not `Send`; reopening costs a few superblock reads.
+//! reader is not `Send`; reopening costs a few superblock reads. RAID arrays and LVM
+//! logical volumes are assembled from the members of every disk that has answered
+//! (`scan::stacked`), so an LV striped over two disks appears once both answered.
 
-use super::disk::sysfs::{self, BlockDevice};
-use super::disk::{Disk, Partition};
-use super::scan;
-use super::volume::{self, Volume};
+use super::disk::sysfs;
+use super::scan::{self, DiskScan};
+use super::volume::Volume;
 use crate::log::Area;
 use crate::settings::Settings;
 use leapboot_menus::{Menu, VolumeInfo, VolumeRef};
@@ -53,11 +54,11 @@ pub struct Discovery {
     settings: Settings,
 }
 
-/// The volumes of one disk that answered: where they are, not open handles.
+/// The volumes of one disk that answered: where they are, not open handles (and the
+/// RAID members and LVM PVs on it).
 #[derive(Debug, Clone)]
 struct DiskResult {
-    disk: BlockDevice,
-    parts: Vec<Partition>,
+    scan: DiskScan,
 }
 
 impl Discovery {
@@ -117,20 +118,18 @@ fn send(tx: &Sender<Event>, e: Event) -> bool {
     tx.send(e).is_ok()
 }
 
-/// Opens the volumes of the disks that answered, in disk order.
-fn open_volumes(results: &[DiskResult]) -> Vec<Volume> {
-    let mut out = Vec::new();
-    for r in results {
-        let Ok(disk) = Disk::open(&r.disk.node, &r.disk.name) else {
-            continue;
-        };
-        for p in &r.parts {
-            if let Ok(Ok(Some(v))) =
-                scan::contain(&p.display_name(&r.disk.name), || volume::open(&disk, p))
-            {
-                out.push(v);
-            }
-        }
+/// Opens the volumes of the disks that answered, in disk order, then those of the
+/// RAID arrays and LVs assembled across them (logged when `log` is set).
+fn open_volumes(results: &[DiskResult], log: bool) -> Vec<Volume> {
+    let mut out: Vec<Volume> = results
+        .iter()
+        .flat_map(|r| scan::open_volumes(&r.scan))
+        .collect();
+    let scans: Vec<DiskScan> = results.iter().map(|r| r.scan.clone()).collect();
+    let (devices, _problems) = scan::stacked(&scans, log);
+    let seen: Vec<VolumeInfo> = out.iter().map(|v| v.info.clone()).collect();
+    for d in &devices {
+        out.extend(scan::drop_seen(scan::open_volumes(d), &seen));
     }
     out
 }
@@ -155,15 +154,15 @@ fn coordinate(settings: &Settings, tx: &Sender<Event>) {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let (wtx, wrx) = mpsc::channel::<(usize, Option<Vec<Partition>>)>();
+    let (wtx, wrx) = mpsc::channel::<(usize, Option<DiskScan>)>();
     for (i, d) in disks.iter().enumerate() {
         let wtx = wtx.clone();
         let dd = d.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("disk-{}", d.name))
             .spawn(move || {
-                let parts = scan::disk_partitions(&dd.node, &dd.name);
-                let _ = wtx.send((i, parts));
+                let scan = scan::disk_scan(&dd.node, &dd.name);
+                let _ = wtx.send((i, scan));
             });
         if let Err(e) = spawned {
             crate::log!(Area::Disk, "{}: cannot start reader thread: {e}", d.name);
@@ -178,7 +177,7 @@ fn coordinate(settings: &Settings, tx: &Sender<Event>) {
         let results: Vec<DiskResult> = answered.iter().flatten().cloned().collect();
         let volumes = {
             let _t = crate::phases::timer(crate::phases::Phase::Scan);
-            open_volumes(&results)
+            open_volumes(&results, done.iter().all(|d| *d))
         };
         let _t = crate::phases::timer(crate::phases::Phase::Parse);
         let pending = disks
@@ -217,13 +216,10 @@ fn coordinate(settings: &Settings, tx: &Sender<Event>) {
             crate::phases::add(crate::phases::Phase::Scan, waited.elapsed());
         }
         match answer {
-            Ok((i, parts)) => {
+            Ok((i, scan)) => {
                 done[i] = true;
-                if let (Some(parts), Some(d)) = (parts, disks.get(i)) {
-                    answered[i] = Some(DiskResult {
-                        disk: d.clone(),
-                        parts,
-                    });
+                if let (Some(scan), Some(slot)) = (scan, answered.get_mut(i)) {
+                    *slot = Some(DiskResult { scan });
                 }
                 let snap = snapshot(&answered, &done);
                 let pending = snap.pending.clone();
@@ -271,16 +267,21 @@ pub fn reopen(r: &VolumeRef) -> Option<Volume> {
     // never touched on the way to the boot.
     let mut disks = sysfs::whole_disks(Path::new("/sys/class/block"));
     disks.sort_by_key(|d| !r.device.starts_with(&d.name));
+    let mut results = Vec::new();
     for d in disks {
-        let Some(parts) = scan::disk_partitions(&d.node, &d.name) else {
+        let Some(scan) = scan::disk_scan(&d.node, &d.name) else {
             continue;
         };
-        let results = [DiskResult { disk: d, parts }];
-        for v in open_volumes(&results) {
+        let result = DiskResult { scan };
+        for v in open_volumes(std::slice::from_ref(&result), false) {
             if super::match_rank(r, &v.info).is_some() {
                 return Some(v);
             }
         }
+        results.push(result);
     }
-    None
+    // A volume on an LV or array whose members are on several disks.
+    open_volumes(&results, false)
+        .into_iter()
+        .find(|v| super::match_rank(r, &v.info).is_some())
 }

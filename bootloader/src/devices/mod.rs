@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! sysfs ──> disk (size, sector size, GPT/MBR) ──> volume (ext4, FAT, a directory)
+//!              ^                  │                  │
+//!              └── stack (md RAID1, LVM LVs) <───────┤ members
 //!                                                   │
 //!             scan (each disk contained) ──> menus::scan_volume ──> Menu
 //!             discovery (a thread per disk, snapshots as disks answer)
@@ -10,6 +12,8 @@
 //!
 //! - [`disk`]: a block device or image opened read-only, its partition table.
 //! - [`volume`]: a partition's filesystem behind `leapboot_menus::FileSystem`.
+//! - [`stack`]: md RAID1 arrays and LVM logical volumes assembled from their members
+//!   on any disks, read like disks; LUKS volumes recognised and listed.
 //! - [`scan`]: one disk or all of them, logged, each parser's panic contained.
 //! - [`discovery`]: the background scan PID 1's menu watches.
 //!
@@ -19,6 +23,7 @@
 pub mod discovery;
 pub mod disk;
 pub mod scan;
+pub mod stack;
 pub mod volume;
 
 pub use volume::Volume;

@@ -14,8 +14,9 @@ use std::time::Instant;
 const KMSG_LINES: usize = 8;
 
 /// Loads with `kexec_file_load`; on failure adds the decoded error and the kernel's
-/// own kexec messages to the report.
-fn load_reported(h: &mut Handoff) -> Result<(), BootError> {
+/// own kexec messages to the report. (`leapboot load` and `reboot` load this way, and
+/// jump later through systemd.)
+pub(crate) fn load_reported(h: &mut Handoff) -> Result<(), BootError> {
     let t = Instant::now();
     let mut kmsg = KmsgWatch::start();
     match kexec::load(&h.kernel, &h.initrd, &h.cmdline) {

@@ -56,8 +56,14 @@ pub fn file_load(
 
 /// Unloads a loaded kernel; harmless when none is loaded.
 pub fn unload() {
+    let _ = unload_checked();
+}
+
+/// Unloads a loaded kernel (whichever system call loaded it: both share the one
+/// image slot); the errno when the kernel refuses (EPERM without CAP_SYS_BOOT).
+pub fn unload_checked() -> Result<(), i32> {
     // SAFETY: an unload takes no fds (-1) and no command line (null, length 0).
-    unsafe {
+    let r = unsafe {
         libc::syscall(
             libc::SYS_kexec_file_load,
             -1,
@@ -67,6 +73,11 @@ pub fn unload() {
             KEXEC_FILE_UNLOAD,
         )
     };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    }
 }
 
 /// Flushes filesystem buffers, then `reboot(LINUX_REBOOT_CMD_KEXEC)`: on success the

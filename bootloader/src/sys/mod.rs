@@ -8,11 +8,14 @@
 //! - [`tty`]: termios, window size, output queue, `poll(2)` over consoles;
 //! - [`mount()`](mount::mount): `mount(2)`;
 //! - [`kexec`]: `memfd_create`, `kexec_file_load`, `reboot(LINUX_REBOOT_CMD_KEXEC)`;
-//! - [`system`]: `uname`, `CLOCK_BOOTTIME`, `finit_module`, the kernel console level.
+//! - [`system`]: `uname`, `CLOCK_BOOTTIME`, `finit_module`, the kernel console level;
+//! - [`fsflags`]: inode flags (`FS_IOC_GETFLAGS`/`FS_IOC_SETFLAGS`), to remove an
+//!   immutable efivarfs variable.
 
 #![allow(unsafe_code)]
 
 pub mod block;
+pub mod fsflags;
 pub mod kexec;
 pub mod mount;
 pub mod system;

@@ -242,6 +242,18 @@ pub struct Renamed {
     pub blocks: Vec<u64>,
 }
 
+/// Boot counting on a mounted filesystem (host mode, `leapboot reboot`): the kernel's
+/// own rename of `old` to `new` in their directory (both host paths), then the
+/// directory synced; the filesystem driver keeps the rename whole (Linux's vfat adds
+/// the new name before it removes the old one).
+pub fn rename_mounted(old: &Path, new: &Path) -> std::io::Result<()> {
+    std::fs::rename(old, new)?;
+    if let Some(dir) = new.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// Renames `old` to `new` (both absolute within `vol`, in the same directory) on the
 /// volume's device. Boot counting's rename, called by the boot path after the kernel
 /// was loaded and before the jump. See the module docs for how it stays crash-safe.

@@ -75,6 +75,42 @@ pub fn apply(w: &EnvWrite) -> Result<bool, String> {
     Ok(true)
 }
 
+/// Applies one write's changes to an environment file on a mounted filesystem (host
+/// mode): the file is rewritten in place at the same size, as `grub-editenv` and GRUB
+/// itself do, and synced. `Ok(false)` when it already holds the values.
+pub fn apply_to_file(
+    path: &std::path::Path,
+    changes: &[grubenv::EnvChange],
+) -> Result<bool, String> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let mut current = Vec::new();
+    (&mut f)
+        .take(MAX_ENV_BYTES.saturating_add(1))
+        .read_to_end(&mut current)
+        .map_err(|e| e.to_string())?;
+    if current.len() as u64 > MAX_ENV_BYTES {
+        return Err(format!(
+            "larger than {MAX_ENV_BYTES} bytes: not a GRUB environment block"
+        ));
+    }
+    let new = grubenv::apply(&current, changes).map_err(|e| e.to_string())?;
+    if new == current {
+        return Ok(false);
+    }
+    if new.len() != current.len() {
+        return Err("the new block is not the size of the old one".into());
+    }
+    f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    f.write_all(&new).map_err(|e| e.to_string())?;
+    f.sync_all().map_err(|e| e.to_string())?;
+    Ok(true)
+}
+
 /// Finds the byte offset within the partition where the file's contents lie.
 fn locate(vol: &Volume, loc: &Location, path: &str, contents: &[u8]) -> Result<u64, String> {
     let disk = Disk::open(&loc.disk_path, &loc.disk_name).map_err(|e| e.to_string())?;

@@ -6,7 +6,9 @@
 //!   in the sectors the filesystem reader itself read it from, at the same size.
 //!
 //! Both find where to write through the read side ([`crate::devices::volume`]), and
-//! change nothing else on the disk.
+//! change nothing else on the disk. On an installed system (`leapboot reboot`), where the
+//! volumes are mounted, the same two writes go through the mounted filesystem instead
+//! ([`counting::rename_mounted`], [`grubenv::apply_to_file`]).
 
 pub mod counting;
 pub mod grubenv;

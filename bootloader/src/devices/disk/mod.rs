@@ -99,21 +99,68 @@ pub enum DiskError {
 }
 
 /// A block device or disk image, opened read-only (or, for boot counting's one
-/// rename, read-write), shareable between volumes.
+/// rename, read-write), shareable between volumes; or a device assembled in user
+/// space from byte ranges of other disks ([`Disk::mapped`]).
 #[derive(Debug, Clone)]
 pub struct Disk {
     /// Short name for display (`vda`, or the image path).
     pub name: String,
     /// Path that was opened.
     pub path: PathBuf,
-    file: Arc<File>,
+    backend: Backend,
     /// Size in bytes.
     pub size: u64,
     sector_size: u64,
     writable: bool,
 }
 
+/// What a [`Disk`] reads from.
+#[derive(Debug, Clone)]
+enum Backend {
+    /// A block device or image file.
+    File(Arc<File>),
+    /// Byte ranges of other disks (`devices::stack`: a RAID1 array, an LVM LV).
+    Mapped(Arc<dyn Mapping>),
+}
+
+/// A device made of byte ranges of other disks, read through [`Disk::mapped`]: a
+/// RAID1 array read through one member, a logical volume over its PVs.
+pub trait Mapping: Send + Sync + std::fmt::Debug {
+    /// Reads exactly `buf.len()` bytes at `offset` of the device.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()>;
+}
+
 impl Disk {
+    /// A read-only disk whose bytes come from `map` (a device `devices::stack`
+    /// assembled): `size` bytes of `sector_size`-byte sectors, `path` for display only
+    /// (it is never opened).
+    pub fn mapped(
+        name: &str,
+        path: PathBuf,
+        size: u64,
+        sector_size: u64,
+        map: Arc<dyn Mapping>,
+    ) -> Disk {
+        Disk {
+            name: name.to_string(),
+            path,
+            backend: Backend::Mapped(map),
+            size,
+            sector_size: if valid_sector_size(sector_size) {
+                sector_size
+            } else {
+                DEFAULT_SECTOR_SIZE
+            },
+            writable: false,
+        }
+    }
+
+    /// True for a disk made by [`Disk::mapped`]: no device node of its own, never
+    /// written.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.backend, Backend::Mapped(_))
+    }
+
     /// Opens `path` read-only (`O_RDONLY`; leapboot never writes a disk through this
     /// handle), with the sector size from the kernel or the contents (module docs).
     pub fn open(path: &Path, name: &str) -> Result<Disk, DiskError> {
@@ -183,7 +230,7 @@ impl Disk {
         let mut disk = Disk {
             name: name.to_string(),
             path: path.to_path_buf(),
-            file: Arc::new(file),
+            backend: Backend::File(Arc::new(file)),
             size,
             sector_size: DEFAULT_SECTOR_SIZE,
             writable,
@@ -219,13 +266,22 @@ impl Disk {
                 "disk is opened read-only",
             )));
         }
-        self.file.write_all_at(buf, offset).map_err(err)
+        match &self.backend {
+            Backend::File(f) => f.write_all_at(buf, offset).map_err(err),
+            Backend::Mapped(_) => Err(err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "an assembled device is never written",
+            ))),
+        }
     }
 
     /// Flushes written data to the device (`fsync`: the kernel's page cache and the
     /// disk's write cache).
     pub fn sync(&self) -> Result<(), DiskError> {
-        self.file.sync_all().map_err(|source| DiskError::Write {
+        let Backend::File(file) = &self.backend else {
+            return Ok(());
+        };
+        file.sync_all().map_err(|source| DiskError::Write {
             device: self.name.clone(),
             offset: 0,
             len: 0,
@@ -235,14 +291,16 @@ impl Disk {
 
     /// Reads exactly `buf.len()` bytes at `offset`.
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
-        self.file
-            .read_exact_at(buf, offset)
-            .map_err(|source| DiskError::Read {
-                device: self.name.clone(),
-                offset,
-                len: buf.len(),
-                source,
-            })
+        match &self.backend {
+            Backend::File(f) => f.read_exact_at(buf, offset),
+            Backend::Mapped(m) => m.read_at(offset, buf),
+        }
+        .map_err(|source| DiskError::Read {
+            device: self.name.clone(),
+            offset,
+            len: buf.len(),
+            source,
+        })
     }
 
     /// Reads `len` bytes at `offset` into a new buffer (callers bound `len`).
@@ -252,9 +310,13 @@ impl Disk {
         Ok(buf)
     }
 
-    /// The shared file handle, for readers of a byte range.
-    pub fn file(&self) -> Arc<File> {
-        Arc::clone(&self.file)
+    /// The shared file handle, for readers of a byte range (`None` for a
+    /// [`Disk::mapped`] device).
+    pub fn file(&self) -> Option<Arc<File>> {
+        match &self.backend {
+            Backend::File(f) => Some(Arc::clone(f)),
+            Backend::Mapped(_) => None,
+        }
     }
 }
 

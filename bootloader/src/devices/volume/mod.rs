@@ -2,12 +2,17 @@
 //! with its UUID and label, readable through the `menus` [`FileSystem`] trait.
 //!
 //! Filesystems are recognised by their superblocks, never by partition type:
-//! ext2/3/4 by the magic 0xEF53 at byte 1080, FAT by a valid BIOS parameter block.
+//! ext2/3/4 by the magic 0xEF53 at byte 1080, XFS by `XFSB` at byte 0, Btrfs by
+//! `_BHRfS_M` at byte 65,600 (the primary superblock, as blkid), FAT by a valid BIOS
+//! parameter block.
 
+pub mod bounded;
+pub mod btrfs;
 pub mod dir;
 pub mod ext4;
 pub mod fat;
 pub mod slice;
+pub mod xfs;
 
 use crate::devices::disk::{Disk, Partition};
 use leapboot_menus::{FileSystem, VolumeInfo};
@@ -20,6 +25,10 @@ pub enum FsType {
     Ext4,
     /// FAT12, FAT16 or FAT32.
     Fat,
+    /// XFS, v4 or v5.
+    Xfs,
+    /// Btrfs.
+    Btrfs,
 }
 
 impl FsType {
@@ -28,6 +37,8 @@ impl FsType {
         match self {
             FsType::Ext4 => "ext4",
             FsType::Fat => "vfat",
+            FsType::Xfs => "xfs",
+            FsType::Btrfs => "btrfs",
         }
     }
 }
@@ -53,6 +64,16 @@ pub enum VolumeError {
         /// What the reader said.
         reason: String,
     },
+    /// The filesystem was recognised but uses a layout leapboot does not read.
+    #[error("{device}: {fs} filesystem not read: {reason}")]
+    Unsupported {
+        /// Partition name.
+        device: String,
+        /// Filesystem type.
+        fs: &'static str,
+        /// What the reader said.
+        reason: String,
+    },
 }
 
 /// Recognises the filesystem on a partition by its superblock; `None` for anything
@@ -65,6 +86,17 @@ pub fn detect(slice: &Slice) -> std::io::Result<Option<FsType>> {
     slice.read_exact_at(0, &mut sb)?;
     if sb[1080] == 0x53 && sb[1081] == 0xef {
         return Ok(Some(FsType::Ext4));
+    }
+    if sb.starts_with(b"XFSB") {
+        return Ok(Some(FsType::Xfs));
+    }
+    let btrfs_magic = btrfs::SUPERBLOCK_OFFSETS[0] + btrfs::MAGIC_OFFSET;
+    if slice.len() >= btrfs::SUPERBLOCK_OFFSETS[0] + 4096 {
+        let mut magic = [0u8; 8];
+        slice.read_exact_at(btrfs_magic, &mut magic)?;
+        if magic == btrfs::MAGIC {
+            return Ok(Some(FsType::Btrfs));
+        }
     }
     let bytes_per_sector = leapboot_menus::bytes::u16_le(&sb, 11).unwrap_or(0);
     let sectors_per_cluster = sb[13];
@@ -133,6 +165,11 @@ pub fn open_slice(
         fs: kind.as_str(),
         reason,
     };
+    let unsupported = |reason: String| VolumeError::Unsupported {
+        device: device.clone(),
+        fs: kind.as_str(),
+        reason,
+    };
     let (fs, uuid, label): (Box<dyn FileSystem>, String, Option<String>) = match kind {
         FsType::Ext4 => {
             let vol = ext4::Ext4Volume::open(slice).map_err(|e| corrupt(e.to_string()))?;
@@ -143,6 +180,26 @@ pub fn open_slice(
             let vol = fat::FatVolume::open(slice).map_err(|e| corrupt(e.to_string()))?;
             let id = vol.identity();
             (Box::new(vol), id.uuid, id.label)
+        }
+        FsType::Xfs => {
+            let vol = xfs::XfsVolume::open(slice).map_err(|e| match e {
+                xfs::XfsOpenError::Unsupported(r) => unsupported(r),
+                xfs::XfsOpenError::Corrupt(r) => corrupt(r),
+            })?;
+            let (uuid, label) = (vol.uuid(), vol.label());
+            (Box::new(vol), uuid, label)
+        }
+        FsType::Btrfs => {
+            let vol = btrfs::BtrfsVolume::open(slice).map_err(|e| match e {
+                btrfs::BtrfsOpenError::Unsupported(r) => unsupported(r),
+                btrfs::BtrfsOpenError::Corrupt(r) => corrupt(r),
+                btrfs::BtrfsOpenError::Io(source) => VolumeError::Read {
+                    device: device.clone(),
+                    source,
+                },
+            })?;
+            let (uuid, label) = (vol.uuid(), vol.label());
+            (Box::new(vol), uuid, label)
         }
     };
     Ok(Some(Volume {
