@@ -9,6 +9,7 @@ use super::kexec::{self, Situation};
 use super::preflight::{self, Status};
 use super::report::{self, Outcome, Report, size};
 use super::{BootError, BootOptions, Handoff, MAX_INITRD_BYTES, MAX_KERNEL_BYTES, volume_name};
+use crate::devices::volume::progress::{self, Throttle};
 use crate::devices::{self, Volume};
 use crate::phases::{self, Phase};
 use crate::settings::Settings;
@@ -203,6 +204,21 @@ struct Kernel {
     data: Vec<u8>,
 }
 
+/// Runs a whole-file read with a progress line on the log at most once a second (a
+/// slow disk says how far it is; a fast read says nothing extra).
+fn with_progress<T>(what: &str, read: impl FnOnce() -> T) -> T {
+    let what = what.to_string();
+    let mut throttle = Throttle::new(std::time::Duration::from_secs(1));
+    progress::watch(
+        move |done, total| {
+            if let Some(line) = throttle.line(&what, done, total, Instant::now()) {
+                crate::log!(crate::log::Area::Kexec, "{line}");
+            }
+        },
+        read,
+    )
+}
+
 /// Step 2: the kernel, a file or a unified kernel image's `.linux` section (read by
 /// its byte range, never the whole image).
 fn read_kernel(entry: &Entry, vol: &Volume, r: &mut Report) -> Result<Kernel, BootError> {
@@ -218,7 +234,9 @@ fn read_kernel(entry: &Entry, vol: &Volume, r: &mut Report) -> Result<Kernel, Bo
             limit: MAX_KERNEL_BYTES,
         }),
         Some(s) => vol.fs.read_range(&entry.kernel, s.offset, s.size),
-        None => vol.fs.read(&entry.kernel, MAX_KERNEL_BYTES),
+        None => with_progress(&format!("kernel {path}"), || {
+            vol.fs.read(&entry.kernel, MAX_KERNEL_BYTES)
+        }),
     };
     let data = read.map_err(|e| read_failure(r, &entry.id, "kernel", &path, vol, e))?;
     r.line(format!(
@@ -293,7 +311,10 @@ fn read_initrds(entry: &Entry, vol: &Volume, r: &mut Report) -> Result<Initrds, 
         out.push(path, &d);
     }
     for path in &entry.initrds {
-        match vol.fs.read(path, MAX_INITRD_BYTES.saturating_sub(total)) {
+        let read = with_progress(&format!("initrd {path}"), || {
+            vol.fs.read(path, MAX_INITRD_BYTES.saturating_sub(total))
+        });
+        match read {
             Ok(d) => {
                 total += d.len() as u64;
                 out.push(path.clone(), &d);

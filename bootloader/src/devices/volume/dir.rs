@@ -71,9 +71,7 @@ impl FileSystem for DirVolume {
         }
         let f = std::fs::File::open(self.host(path)).map_err(|e| io(path, e))?;
         let mut out = Vec::new();
-        f.take(limit)
-            .read_to_end(&mut out)
-            .map_err(|e| io(path, e))?;
+        super::progress::read_to_end(f.take(limit), &mut out, meta.len).map_err(|e| io(path, e))?;
         Ok(out)
     }
 

@@ -91,9 +91,7 @@ impl FileSystem for Ext4Volume {
         let mut file = self.fs.open(path).map_err(|e| map(path, e))?;
         let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         // Read at most `limit` (+1 to notice a file that grows past its size).
-        (&mut file)
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut out)
+        super::progress::read_to_end((&mut file).take(limit.saturating_add(1)), &mut out, size)
             .map_err(|e| FsError::Io {
                 path: path.to_string(),
                 source: e,

@@ -157,10 +157,7 @@ impl FileSystem for FatVolume {
         }
         let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
         // fatfs stops at the size in the directory entry, even on a looping chain.
-        (&mut f)
-            .take(len)
-            .read_to_end(&mut out)
-            .map_err(|e| io(path, e))?;
+        super::progress::read_to_end((&mut f).take(len), &mut out, len).map_err(|e| io(path, e))?;
         if (out.len() as u64) < len {
             return Err(FsError::Corrupt {
                 path: path.to_string(),

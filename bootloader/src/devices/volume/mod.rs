@@ -11,6 +11,7 @@ pub mod btrfs;
 pub mod dir;
 pub mod ext4;
 pub mod fat;
+pub mod progress;
 pub mod slice;
 pub mod xfs;
 
