@@ -298,10 +298,12 @@ fn why_no_volume(path: &Path, name: &str) -> String {
     match scan::contain(name, || disk::partitions(&disk)) {
         Ok(Ok(parts)) => match parts.first().map(|p| p.scheme) {
             Some(Scheme::Gpt) | Some(Scheme::Mbr) => format!(
-                "{} partition(s), none holding a filesystem leapboot reads (ext4, FAT; -v says why)",
+                "{} partition(s), none holding a filesystem leapboot reads (ext4, FAT, XFS, Btrfs; -v says why)",
                 parts.len()
             ),
-            _ => "no partition table and no filesystem leapboot reads (ext4, FAT)".into(),
+            _ => {
+                "no partition table and no filesystem leapboot reads (ext4, FAT, XFS, Btrfs)".into()
+            }
         },
         Ok(Err(e)) => e.to_string(),
         Err(e) => e,

@@ -28,7 +28,8 @@ const MIB: u64 = 1024 * 1024;
 const KERNEL_LEN: usize = 4 * 1024 * 1024 + 4097;
 const XFS_UUID: &str = "0b7c1c6e-1111-4222-8333-444455556666";
 const BTRFS_UUID: &str = "7d6f1c2e-aaaa-4bbb-8ccc-ddddeeeeffff";
-const GRUB_CFG: &str = "set default=0\nmenuentry 'Linux' {\n linux /boot/vmlinuz root=/dev/sda2\n}\n";
+const GRUB_CFG: &str =
+    "set default=0\nmenuentry 'Linux' {\n linux /boot/vmlinuz root=/dev/sda2\n}\n";
 /// Every hostile image must be answered within this.
 const HOSTILE_TIME: Duration = Duration::from_secs(20);
 
@@ -93,10 +94,8 @@ struct Scratch {
 
 impl Scratch {
     fn new(test: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "leapboot-xfs-btrfs-{}-{test}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("leapboot-xfs-btrfs-{}-{test}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch {
@@ -162,7 +161,9 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 
 /// Compressible text: words from a small vocabulary with numbers.
 fn text(len: usize, seed: u64) -> Vec<u8> {
-    let words = ["kernel", "initrd", "grub", "btrfs", "xfs", "boot", "entry", "root "];
+    let words = [
+        "kernel", "initrd", "grub", "btrfs", "xfs", "boot", "entry", "root ",
+    ];
     let mut out = Vec::with_capacity(len + 16);
     let n = noise(len / 4 + 16, seed);
     let mut i = 0;
@@ -194,12 +195,18 @@ fn boot_tree(root: &Path, title: &str) {
     };
     w("boot/grub2/grub.cfg", GRUB_CFG.as_bytes());
     w("boot/loader/entries/test.conf", bls(title).as_bytes());
-    w("boot/loader/entries/older.conf", bls(&format!("{title} old")).as_bytes());
+    w(
+        "boot/loader/entries/older.conf",
+        bls(&format!("{title} old")).as_bytes(),
+    );
     w("boot/vmlinuz-6.1.0", &noise(KERNEL_LEN, 7));
     let link = |target: &str, at: &str| std::os::unix::fs::symlink(target, root.join(at)).unwrap();
     link("vmlinuz-6.1.0", "boot/vmlinuz");
     // Longer than an XFS inode's literal area (336 bytes): a remote symlink.
-    link(&format!("{}vmlinuz-6.1.0", "./".repeat(200)), "boot/long-link");
+    link(
+        &format!("{}vmlinuz-6.1.0", "./".repeat(200)),
+        "boot/long-link",
+    );
     link("/boot", "b");
     link("../grub2/grub.cfg", "boot/loader/cfg-up");
     for (dir, n, name) in [
@@ -220,7 +227,11 @@ fn boot_tree(root: &Path, title: &str) {
 /// empty (mkfs.xfs -p runs out of transaction space filling them on v4 with 256-byte
 /// inodes).
 fn content(dir: &str, i: usize) -> String {
-    if dir == "big" { String::new() } else { format!("{i}\n") }
+    if dir == "big" {
+        String::new()
+    } else {
+        format!("{i}\n")
+    }
 }
 
 /// `mkfs.xfs -p` protofile for the tree in `root` (xfsprogs' proto.c format).
@@ -294,7 +305,12 @@ fn xfs_db(img: &Path, cmds: &[&str]) -> String {
 }
 
 fn names(v: &Volume, dir: &str) -> Vec<String> {
-    let mut n: Vec<String> = v.fs.read_dir(dir).unwrap().into_iter().map(|e| e.name).collect();
+    let mut n: Vec<String> =
+        v.fs.read_dir(dir)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
     n.sort();
     n
 }
@@ -302,30 +318,58 @@ fn names(v: &Volume, dir: &str) -> Vec<String> {
 /// Reads of the boot tree that every image must answer the same way.
 fn check_boot_tree(v: &Volume, prefix: &str, title: &str) {
     let p = |s: &str| format!("{prefix}{s}");
-    assert_eq!(v.fs.read(&p("/boot/grub2/grub.cfg"), 1 << 20).unwrap(), GRUB_CFG.as_bytes());
-    assert_eq!(names(v, &p("/boot/loader/entries")), ["older.conf", "test.conf"]);
     assert_eq!(
-        v.fs.read(&p("/boot/loader/entries/test.conf"), 1 << 20).unwrap(),
+        v.fs.read(&p("/boot/grub2/grub.cfg"), 1 << 20).unwrap(),
+        GRUB_CFG.as_bytes()
+    );
+    assert_eq!(
+        names(v, &p("/boot/loader/entries")),
+        ["older.conf", "test.conf"]
+    );
+    assert_eq!(
+        v.fs.read(&p("/boot/loader/entries/test.conf"), 1 << 20)
+            .unwrap(),
         bls(title).as_bytes()
     );
     // The kernel, byte for byte, whole and in ranges at odd offsets.
     let kernel = noise(KERNEL_LEN, 7);
     let k = p("/boot/vmlinuz-6.1.0");
     assert_eq!(v.fs.metadata(&k).unwrap().len, KERNEL_LEN as u64);
-    assert!(v.fs.read(&k, 1 << 20).unwrap_err().to_string().contains("limit"));
+    assert!(
+        v.fs.read(&k, 1 << 20)
+            .unwrap_err()
+            .to_string()
+            .contains("limit")
+    );
     assert!(v.fs.read(&k, 64 << 20).unwrap() == kernel, "kernel differs");
-    for (off, len) in [(0, 1), (1, 4095), (4095, 2), (4097, 1 << 20), (3 * MIB + 5, 3 * MIB)] {
+    for (off, len) in [
+        (0, 1),
+        (1, 4095),
+        (4095, 2),
+        (4097, 1 << 20),
+        (3 * MIB + 5, 3 * MIB),
+    ] {
         let got = v.fs.read_range(&k, off, len).unwrap();
         let end = (off + len).min(KERNEL_LEN as u64) as usize;
-        assert!(got == kernel[off as usize..end], "read_range({off}, {len}) differs");
+        assert!(
+            got == kernel[off as usize..end],
+            "read_range({off}, {len}) differs"
+        );
     }
-    assert!(v.fs.read_range(&k, KERNEL_LEN as u64 + 10, 5).unwrap().is_empty());
+    assert!(
+        v.fs.read_range(&k, KERNEL_LEN as u64 + 10, 5)
+            .unwrap()
+            .is_empty()
+    );
     // Links: inline, remote, to a directory, with `..`; metadata follows them.
     let vmlinuz = p("/boot/vmlinuz");
     assert_eq!(v.fs.metadata(&vmlinuz).unwrap().len, KERNEL_LEN as u64);
     assert!(v.fs.read(&vmlinuz, 64 << 20).unwrap() == kernel);
     assert!(v.fs.read(&p("/boot/long-link"), 64 << 20).unwrap() == kernel);
-    assert_eq!(v.fs.read(&p("/boot/loader/cfg-up"), 4096).unwrap(), GRUB_CFG.as_bytes());
+    assert_eq!(
+        v.fs.read(&p("/boot/loader/cfg-up"), 4096).unwrap(),
+        GRUB_CFG.as_bytes()
+    );
     let boot = v.fs.read_dir(&p("/boot")).unwrap();
     let kind = |n: &str| boot.iter().find(|e| e.name == n).unwrap().kind;
     assert_eq!(kind("vmlinuz"), FileKind::Symlink);
@@ -349,7 +393,10 @@ fn check_boot_tree(v: &Volume, prefix: &str, title: &str) {
         want.sort();
         assert_eq!(got, want, "{d}");
         let last = format!("{d}/{name}{}", n - 1);
-        assert_eq!(v.fs.read(&last, 100).unwrap(), content(dir, n - 1).as_bytes());
+        assert_eq!(
+            v.fs.read(&last, 100).unwrap(),
+            content(dir, n - 1).as_bytes()
+        );
     }
 }
 
@@ -360,7 +407,11 @@ fn check_boot_tree(v: &Volume, prefix: &str, title: &str) {
 /// short-form, block, leaf, node and B-tree directories.
 #[test]
 fn xfs_v5_reads_every_directory_format() {
-    if !have("xfs_v5_reads_every_directory_format", &["mkfs.xfs", "xfs_db"], false) {
+    if !have(
+        "xfs_v5_reads_every_directory_format",
+        &["mkfs.xfs", "xfs_db"],
+        false,
+    ) {
         return;
     }
     let s = Scratch::new("xfs-v5");
@@ -368,10 +419,24 @@ fn xfs_v5_reads_every_directory_format() {
         &s,
         "v5",
         "XFS five",
-        &["-m", &format!("crc=1,bigtime=1,inobtcount=1,reflink=1,uuid={XFS_UUID}"), "-i", "sparse=1", "-n", "ftype=1"],
+        &[
+            "-m",
+            &format!("crc=1,bigtime=1,inobtcount=1,reflink=1,uuid={XFS_UUID}"),
+            "-i",
+            "sparse=1",
+            "-n",
+            "ftype=1",
+        ],
     );
     let info = xfs_db(&img, &["info"]);
-    for f in ["crc=1", "bigtime=1", "inobtcount=1", "reflink=1", "sparse=1", "ftype=1"] {
+    for f in [
+        "crc=1",
+        "bigtime=1",
+        "inobtcount=1",
+        "reflink=1",
+        "sparse=1",
+        "ftype=1",
+    ] {
         assert!(info.contains(f), "mkfs.xfs made no {f}:\n{info}");
     }
     // The directories are in the formats their names say (xfs_db: local, extents
@@ -382,11 +447,17 @@ fn xfs_v5_reads_every_directory_format() {
     let bmap = |p: &str| xfs_db(&img, &[&format!("path {p}"), "bmap"]);
     assert!(bmap("/dirs/block").lines().count() == 1);
     let leaf = bmap("/dirs/leaf");
-    assert!(leaf.contains("offset 8388608") && !leaf.contains("offset 16777216"), "{leaf}");
+    assert!(
+        leaf.contains("offset 8388608") && !leaf.contains("offset 16777216"),
+        "{leaf}"
+    );
     assert!(bmap("/dirs/node").contains("offset 16777216"));
     assert!(format("/dirs/node").contains("extents"));
     assert!(format("/dirs/big").contains("btree"));
-    assert!(format("/boot/long-link").contains("extents"), "a remote symlink");
+    assert!(
+        format("/boot/long-link").contains("extents"),
+        "a remote symlink"
+    );
 
     let d = Disk::open(&img, "v5.img").unwrap();
     let parts = disk::partitions(&d).unwrap();
@@ -397,7 +468,10 @@ fn xfs_v5_reads_every_directory_format() {
     assert_eq!(v.info.uuid.as_deref(), Some(XFS_UUID));
     assert_eq!(v.info.label.as_deref(), Some("XFSLABEL"));
     check_boot_tree(&v, "", "XFS five");
-    assert_eq!(v.fs.read("/b/grub2/grub.cfg", 4096).unwrap(), GRUB_CFG.as_bytes());
+    assert_eq!(
+        v.fs.read("/b/grub2/grub.cfg", 4096).unwrap(),
+        GRUB_CFG.as_bytes()
+    );
 }
 
 /// 64-bit extent counts (`-i nrext64=1`: per-inode large counts) and v4 (`-m crc=0`,
@@ -432,7 +506,10 @@ fn xfs_btree_files_reflinks_and_a_dirty_log() {
     }
     let mut s = Scratch::new("xfs-kernel");
     let img = s.path("k.img");
-    std::fs::File::create(&img).unwrap().set_len(300 * MIB).unwrap();
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(300 * MIB)
+        .unwrap();
     run("mkfs.xfs", &["-q", "-f", img.to_str().unwrap()]);
     let mnt = s.mount(&img, "");
     use std::os::unix::fs::FileExt;
@@ -447,7 +524,14 @@ fn xfs_btree_files_reflinks_and_a_dirty_log() {
         sparse.write_all_at(&block(i), i * 8192).unwrap();
     }
     drop((frag, sparse));
-    run("cp", &["--reflink=always", mnt.join("frag.bin").to_str().unwrap(), mnt.join("clone.bin").to_str().unwrap()]);
+    run(
+        "cp",
+        &[
+            "--reflink=always",
+            mnt.join("frag.bin").to_str().unwrap(),
+            mnt.join("clone.bin").to_str().unwrap(),
+        ],
+    );
     let want_frag = std::fs::read(mnt.join("frag.bin")).unwrap();
     let want_sparse = std::fs::read(mnt.join("sparse.bin")).unwrap();
     s.umount(&mnt);
@@ -470,13 +554,20 @@ fn xfs_btree_files_reflinks_and_a_dirty_log() {
     (&f).write_all(bls("After crash").as_bytes()).unwrap();
     f.sync_all().unwrap(); // data and log written, metadata not yet in place
     drop(f);
-    run("xfs_io", &["-x", "-c", "shutdown -f", mnt.to_str().unwrap()]);
+    run(
+        "xfs_io",
+        &["-x", "-c", "shutdown -f", mnt.to_str().unwrap()],
+    );
     s.umount(&mnt);
     let raw = Command::new(tool("xfs_db").unwrap())
         .args(["-r", "-c", "path /boot", img.to_str().unwrap()])
         .output()
         .unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&raw.stdout), String::from_utf8_lossy(&raw.stderr));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&raw.stdout),
+        String::from_utf8_lossy(&raw.stderr)
+    );
     assert!(
         said.contains("No such file"),
         "xfs_db (no replay) should not see /boot yet: {said}"
@@ -494,7 +585,11 @@ fn xfs_btree_files_reflinks_and_a_dirty_log() {
 /// rest of the volume still reads.
 #[test]
 fn xfs_hostile_images_fail_cleanly() {
-    if !have("xfs_hostile_images_fail_cleanly", &["mkfs.xfs", "xfs_db"], false) {
+    if !have(
+        "xfs_hostile_images_fail_cleanly",
+        &["mkfs.xfs", "xfs_db"],
+        false,
+    ) {
         return;
     }
     let s = Scratch::new("xfs-hostile");
@@ -506,7 +601,12 @@ fn xfs_hostile_images_fail_cleanly() {
     };
     let patch = |img: &Path, at: u64, data: &[u8]| {
         use std::os::unix::fs::FileExt;
-        std::fs::OpenOptions::new().write(true).open(img).unwrap().write_all_at(data, at).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(img)
+            .unwrap()
+            .write_all_at(data, at)
+            .unwrap();
     };
 
     let img = copy("magic.img");
@@ -524,7 +624,10 @@ fn xfs_hostile_images_fail_cleanly() {
     let read_at = |at: u64, len: u64| {
         use std::os::unix::fs::FileExt;
         let mut buf = vec![0u8; len as usize];
-        std::fs::File::open(&img).unwrap().read_exact_at(&mut buf, at).unwrap();
+        std::fs::File::open(&img)
+            .unwrap()
+            .read_exact_at(&mut buf, at)
+            .unwrap();
         buf
     };
     let sb = read_at(0, 512);
@@ -532,7 +635,13 @@ fn xfs_hostile_images_fail_cleanly() {
     let agblocks = u64::from(u32::from_be_bytes(sb[84..88].try_into().unwrap()));
     let agblklog = sb[124];
     let ptrs = xfs_db(&img, &["path /dirs/big", "p u3.bmbt.ptrs"]);
-    let fsb: u64 = ptrs.trim().rsplit(&['=', ' ', ':'][..]).next().unwrap().parse().unwrap();
+    let fsb: u64 = ptrs
+        .trim()
+        .rsplit(&['=', ' ', ':'][..])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let at = ((fsb >> agblklog) * agblocks + (fsb & ((1 << agblklog) - 1))) * bs;
     let mut blk = read_at(at, bs);
     assert_eq!(&blk[0..4], b"BMA3");
@@ -553,12 +662,31 @@ fn xfs_hostile_images_fail_cleanly() {
     assert!(t.elapsed() < HOSTILE_TIME, "took {:?}", t.elapsed());
     // lamxfs would queue the node's 251 pointers 65,536 times; the read budget ends it.
     assert!(e.to_string().contains("gave up after reading"), "{e}");
-    assert!(v.fs.read("/dirs/big/file-with-a-much-longer-name-to-fill-blocks-7", 10).is_err());
-    assert_eq!(v.fs.read("/boot/grub2/grub.cfg", 4096).unwrap(), GRUB_CFG.as_bytes());
+    assert!(
+        v.fs.read(
+            "/dirs/big/file-with-a-much-longer-name-to-fill-blocks-7",
+            10
+        )
+        .is_err()
+    );
+    assert_eq!(
+        v.fs.read("/boot/grub2/grub.cfg", 4096).unwrap(),
+        GRUB_CFG.as_bytes()
+    );
 
     // A block directory whose one extent claims 2^21 - 1 blocks.
     let img = copy("dir-extent.img");
-    run("xfs_db", &["-x", "-c", "path /dirs/block", "-c", "write u3.bmx[0].blockcount 2097151", img.to_str().unwrap()]);
+    run(
+        "xfs_db",
+        &[
+            "-x",
+            "-c",
+            "path /dirs/block",
+            "-c",
+            "write u3.bmx[0].blockcount 2097151",
+            img.to_str().unwrap(),
+        ],
+    );
     let v = volume_of(&img);
     let t = Instant::now();
     let r = v.fs.read_dir("/dirs/block");
@@ -568,7 +696,17 @@ fn xfs_hostile_images_fail_cleanly() {
 
     // A kernel that claims 2^62 bytes: refused before any allocation.
     let img = copy("size.img");
-    run("xfs_db", &["-x", "-c", "path /boot/vmlinuz-6.1.0", "-c", "write core.size 4611686018427387904", img.to_str().unwrap()]);
+    run(
+        "xfs_db",
+        &[
+            "-x",
+            "-c",
+            "path /boot/vmlinuz-6.1.0",
+            "-c",
+            "write core.size 4611686018427387904",
+            img.to_str().unwrap(),
+        ],
+    );
     let v = volume_of(&img);
     assert_eq!(v.fs.metadata("/boot/vmlinuz").unwrap().len, 1 << 62);
     let e = v.fs.read("/boot/vmlinuz", 512 << 20).unwrap_err();
@@ -597,8 +735,22 @@ fn btrfs_subvolumes_compression_and_inline_files() {
     let tree = s.path("tree");
     boot_tree(&tree, "openSUSE-like");
     let img = s.path("b.img");
-    std::fs::File::create(&img).unwrap().set_len(300 * MIB).unwrap();
-    run("mkfs.btrfs", &["-q", "-f", "-L", "BTRLABEL", "-U", BTRFS_UUID, img.to_str().unwrap()]);
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(300 * MIB)
+        .unwrap();
+    run(
+        "mkfs.btrfs",
+        &[
+            "-q",
+            "-f",
+            "-L",
+            "BTRLABEL",
+            "-U",
+            BTRFS_UUID,
+            img.to_str().unwrap(),
+        ],
+    );
     let mnt = s.mount(&img, "");
     let m = |p: &str| mnt.join(p).to_str().unwrap().to_string();
     run("btrfs", &["-q", "subvolume", "create", &m("@")]);
@@ -612,7 +764,10 @@ fn btrfs_subvolumes_compression_and_inline_files() {
     let small = text(1000, 2);
     for c in ["zstd", "zlib", "lzo"] {
         std::fs::create_dir(mnt.join(format!("@/{c}"))).unwrap();
-        run("btrfs", &["property", "set", &m(&format!("@/{c}")), "compression", c]);
+        run(
+            "btrfs",
+            &["property", "set", &m(&format!("@/{c}")), "compression", c],
+        );
         std::fs::write(mnt.join(format!("@/{c}/big.txt")), &big).unwrap();
         std::fs::write(mnt.join(format!("@/{c}/small.txt")), &small).unwrap();
     }
@@ -623,12 +778,33 @@ fn btrfs_subvolumes_compression_and_inline_files() {
 
     // The image holds what the test is about: compressed regular and inline extents
     // of each kind, uncompressed inline extents, and `@` as the default.
-    let dump = run("btrfs", &["inspect-internal", "dump-tree", "-t", "256", img.to_str().unwrap()]);
+    let dump = run(
+        "btrfs",
+        &[
+            "inspect-internal",
+            "dump-tree",
+            "-t",
+            "256",
+            img.to_str().unwrap(),
+        ],
+    );
     for c in ["1 (zlib)", "2 (lzo)", "3 (zstd)"] {
-        assert!(dump.contains(&format!("extent compression {c}")), "no {c} extents");
+        assert!(
+            dump.contains(&format!("extent compression {c}")),
+            "no {c} extents"
+        );
     }
     assert!(dump.contains("compression 3 (zstd)") && dump.contains("inline extent data size"));
-    let sv = run("btrfs", &["inspect-internal", "dump-tree", "-t", "1", img.to_str().unwrap()]);
+    let sv = run(
+        "btrfs",
+        &[
+            "inspect-internal",
+            "dump-tree",
+            "-t",
+            "1",
+            img.to_str().unwrap(),
+        ],
+    );
     assert!(sv.contains("DIR_ITEM"), "{sv}");
 
     let v = volume_of(&img);
@@ -637,25 +813,45 @@ fn btrfs_subvolumes_compression_and_inline_files() {
     assert_eq!(v.info.label.as_deref(), Some("BTRLABEL"));
     // The top level, subvolumes as directories.
     assert_eq!(names(&v, "/"), ["@", "other", "top.txt"]);
-    assert!(v.fs.read_dir("/").unwrap().iter().all(|e| e.name == "top.txt" || e.kind == FileKind::Dir));
+    assert!(
+        v.fs.read_dir("/")
+            .unwrap()
+            .iter()
+            .all(|e| e.name == "top.txt" || e.kind == FileKind::Dir)
+    );
     check_boot_tree(&v, "/@", "openSUSE-like");
     assert_eq!(v.fs.read("/@/var/nested.txt", 100).unwrap(), b"nested\n");
     assert_eq!(v.fs.read("/other/o.txt", 100).unwrap(), b"other\n");
     // Paths missing at the top level are looked up in the default subvolume.
-    assert_eq!(v.fs.read("/boot/grub2/grub.cfg", 4096).unwrap(), GRUB_CFG.as_bytes());
-    assert_eq!(names(&v, "/boot/loader/entries"), ["older.conf", "test.conf"]);
+    assert_eq!(
+        v.fs.read("/boot/grub2/grub.cfg", 4096).unwrap(),
+        GRUB_CFG.as_bytes()
+    );
+    assert_eq!(
+        names(&v, "/boot/loader/entries"),
+        ["older.conf", "test.conf"]
+    );
     assert_eq!(v.fs.read("/var/nested.txt", 100).unwrap(), b"nested\n");
-    assert_eq!(v.fs.read("/b/grub2/grub.cfg", 4096).unwrap(), GRUB_CFG.as_bytes());
+    assert_eq!(
+        v.fs.read("/b/grub2/grub.cfg", 4096).unwrap(),
+        GRUB_CFG.as_bytes()
+    );
     assert!(v.fs.is_file("/boot/vmlinuz"));
     // Compressed, whole and across 128 KiB compressed extents.
     for c in ["zstd", "zlib", "lzo"] {
         let f = format!("/@/{c}/big.txt");
         assert!(v.fs.read(&f, 64 << 20).unwrap() == big, "{c}");
-        assert!(v.fs.read(&format!("/@/{c}/small.txt"), 4096).unwrap() == small, "{c} inline");
+        assert!(
+            v.fs.read(&format!("/@/{c}/small.txt"), 4096).unwrap() == small,
+            "{c} inline"
+        );
         for (off, len) in [(131071, 3), (12345, 300000), (big.len() as u64 - 10, 100)] {
             let got = v.fs.read_range(&f, off, len).unwrap();
             let end = (off + len).min(big.len() as u64) as usize;
-            assert!(got == big[off as usize..end], "{c} read_range({off}, {len})");
+            assert!(
+                got == big[off as usize..end],
+                "{c} read_range({off}, {len})"
+            );
         }
     }
     assert_eq!(v.fs.read("/tiny.txt", 100).unwrap(), b"tiny inline file\n");
@@ -667,10 +863,23 @@ fn make_btrfs(s: &Scratch, name: &str, title: &str) -> PathBuf {
     let tree = s.path(&format!("{name}-tree"));
     boot_tree(&tree, title);
     let img = s.path(&format!("{name}.img"));
-    std::fs::File::create(&img).unwrap().set_len(128 * MIB).unwrap();
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(128 * MIB)
+        .unwrap();
     run(
         "mkfs.btrfs",
-        &["-q", "-f", "-L", "BTRLABEL", "-U", BTRFS_UUID, "--rootdir", tree.to_str().unwrap(), img.to_str().unwrap()],
+        &[
+            "-q",
+            "-f",
+            "-L",
+            "BTRLABEL",
+            "-U",
+            BTRFS_UUID,
+            "--rootdir",
+            tree.to_str().unwrap(),
+            img.to_str().unwrap(),
+        ],
     );
     img
 }
@@ -683,7 +892,10 @@ fn btrfs_rootdir_image_reads() {
     }
     let s = Scratch::new("btrfs-rootdir");
     let v = volume_of(&make_btrfs(&s, "r", "Btrfs rootdir"));
-    assert_eq!((v.info.fs_type.as_str(), v.info.uuid.as_deref()), ("btrfs", Some(BTRFS_UUID)));
+    assert_eq!(
+        (v.info.fs_type.as_str(), v.info.uuid.as_deref()),
+        ("btrfs", Some(BTRFS_UUID))
+    );
     check_boot_tree(&v, "", "Btrfs rootdir");
 }
 
@@ -712,7 +924,11 @@ fn btrfs_tree_blocks(img: &[u8]) -> (Vec<(usize, u64, u8)>, usize) {
         let h = &img[at..at + 104];
         let bytenr = u64::from_le_bytes(h[48..56].try_into().unwrap());
         if &h[32..48] == fsid && bytenr != 0 && !BTRFS_SB.contains(&(at as u64)) {
-            out.push((at, u64::from_le_bytes(h[88..96].try_into().unwrap()), h[100]));
+            out.push((
+                at,
+                u64::from_le_bytes(h[88..96].try_into().unwrap()),
+                h[100],
+            ));
         }
         at += 4096;
     }
@@ -746,17 +962,32 @@ fn btrfs_hostile_images_fail_cleanly() {
         }
     };
 
-    let p = variant("magic", &|img| sb_edit(img, &BTRFS_SB, &|sb| sb[0x40..0x48].copy_from_slice(b"XXXXXXXX")));
+    let p = variant("magic", &|img| {
+        sb_edit(img, &BTRFS_SB, &|sb| {
+            sb[0x40..0x48].copy_from_slice(b"XXXXXXXX")
+        })
+    });
     assert!(open_image(&p).unwrap().is_none());
 
-    let p = variant("crc-all", &|img| sb_edit(img, &BTRFS_SB, &|sb| sb[0x12b] ^= 0xff));
+    let p = variant("crc-all", &|img| {
+        sb_edit(img, &BTRFS_SB, &|sb| sb[0x12b] ^= 0xff)
+    });
     let e = open_image(&p).unwrap_err().to_string();
     assert!(e.contains("corrupt btrfs") && e.contains("checksum"), "{e}");
 
-    let p = variant("crc-primary", &|img| sb_edit(img, &BTRFS_SB[..1], &|sb| sb[0x12b] ^= 0xff));
+    let p = variant("crc-primary", &|img| {
+        sb_edit(img, &BTRFS_SB[..1], &|sb| sb[0x12b] ^= 0xff)
+    });
     let v = volume_of(&p);
-    assert_eq!(v.info.label.as_deref(), Some("BTRLABEL"), "the backup copy's label");
-    assert_eq!(v.fs.read("/boot/grub2/grub.cfg", 4096).unwrap(), GRUB_CFG.as_bytes());
+    assert_eq!(
+        v.info.label.as_deref(),
+        Some("BTRLABEL"),
+        "the backup copy's label"
+    );
+    assert_eq!(
+        v.fs.read("/boot/grub2/grub.cfg", 4096).unwrap(),
+        GRUB_CFG.as_bytes()
+    );
 
     // The system chunk array filled with copies of its one item (at other logical
     // addresses) and its size set past the 2048 bytes it holds.
@@ -842,7 +1073,10 @@ fn btrfs_hostile_images_fail_cleanly() {
     });
     let v = volume_of(&p);
     assert_eq!(v.fs.metadata("/boot/vmlinuz").unwrap().len, 1 << 62);
-    assert!(matches!(v.fs.read("/boot/vmlinuz", 512 << 20), Err(FsError::TooLarge { .. })));
+    assert!(matches!(
+        v.fs.read("/boot/vmlinuz", 512 << 20),
+        Err(FsError::TooLarge { .. })
+    ));
     assert!(v.fs.read_range("/boot/vmlinuz", 0, u64::MAX).is_err());
     assert!(v.fs.read_range("/boot/vmlinuz", 0, 16).unwrap() == noise(16, 7));
 }
@@ -854,17 +1088,34 @@ fn btrfs_hostile_images_fail_cleanly() {
 /// from each.
 #[test]
 fn list_reads_xfs_and_btrfs_partitions() {
-    if !have("list_reads_xfs_and_btrfs_partitions", &["mkfs.xfs", "mkfs.btrfs", "sgdisk", "dd"], false) {
+    if !have(
+        "list_reads_xfs_and_btrfs_partitions",
+        &["mkfs.xfs", "mkfs.btrfs", "sgdisk", "dd"],
+        false,
+    ) {
         return;
     }
     let s = Scratch::new("list");
     let xfs = make_xfs(&s, "x", "RHEL-like", &["-m", &format!("uuid={XFS_UUID}")]);
     let btrfs = make_btrfs(&s, "b", "SUSE-like");
     let disk = s.path("disk.img");
-    std::fs::File::create(&disk).unwrap().set_len(440 * MIB).unwrap();
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(440 * MIB)
+        .unwrap();
     run(
         "sgdisk",
-        &["-n", "1:1M:+300M", "-t", "1:8300", "-n", "2:0:+128M", "-t", "2:8300", disk.to_str().unwrap()],
+        &[
+            "-n",
+            "1:1M:+300M",
+            "-t",
+            "1:8300",
+            "-n",
+            "2:0:+128M",
+            "-t",
+            "2:8300",
+            disk.to_str().unwrap(),
+        ],
     );
     let d = Disk::open(&disk, "disk.img").unwrap();
     let parts = disk::partitions(&d).unwrap();
@@ -887,10 +1138,21 @@ fn list_reads_xfs_and_btrfs_partitions() {
         .arg(&disk)
         .output()
         .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    for want in ["RHEL-like [test]", "SUSE-like [test]", &format!("xfs UUID={XFS_UUID}"), &format!("btrfs UUID={BTRFS_UUID}")] {
-        assert!(stdout.contains(want) || stderr.contains(want), "no {want:?}:\n{stdout}\n{stderr}");
+    for want in [
+        "RHEL-like [test]",
+        "SUSE-like [test]",
+        &format!("xfs UUID={XFS_UUID}"),
+        &format!("btrfs UUID={BTRFS_UUID}"),
+    ] {
+        assert!(
+            stdout.contains(want) || stderr.contains(want),
+            "no {want:?}:\n{stdout}\n{stderr}"
+        );
     }
 }
 
@@ -938,7 +1200,11 @@ fn write_fuzz_seeds() {
     w("boot/loader/entries/test.conf", bls("Seed").as_bytes());
     w("boot/vmlinuz-6.1.0", &noise(70_000, 3));
     std::os::unix::fs::symlink("vmlinuz-6.1.0", tree.join("boot/vmlinuz")).unwrap();
-    std::os::unix::fs::symlink(format!("{}vmlinuz-6.1.0", "./".repeat(200)), tree.join("boot/long")).unwrap();
+    std::os::unix::fs::symlink(
+        format!("{}vmlinuz-6.1.0", "./".repeat(200)),
+        tree.join("boot/long"),
+    )
+    .unwrap();
     for (dir, n) in [("sf", 3), ("block", 40), ("node", 300)] {
         for i in 0..n {
             w(&format!("dirs/{dir}/a-longer-file-name-{i}"), b"");
@@ -948,9 +1214,16 @@ fn write_fuzz_seeds() {
     std::fs::write(&proto, protofile(&tree)).unwrap();
     let mut seeds: Vec<(&str, String, PathBuf)> = Vec::new();
     if tool("mkfs.xfs").is_some() {
-        for (name, args) in [("v5", vec![]), ("nrext64", vec!["-i", "nrext64=1"]), ("v4", vec!["-m", "crc=0"])] {
+        for (name, args) in [
+            ("v5", vec![]),
+            ("nrext64", vec!["-i", "nrext64=1"]),
+            ("v4", vec!["-m", "crc=0"]),
+        ] {
             let img = s.path(&format!("{name}.img"));
-            std::fs::File::create(&img).unwrap().set_len(300 * MIB).unwrap();
+            std::fs::File::create(&img)
+                .unwrap()
+                .set_len(300 * MIB)
+                .unwrap();
             let mut a = vec!["-q", "-f", "-p", proto.to_str().unwrap()];
             a.extend(args);
             a.push(img.to_str().unwrap());
@@ -959,9 +1232,15 @@ fn write_fuzz_seeds() {
         }
     }
     if tool("mkfs.btrfs").is_some() {
-        for (name, args) in [("n4k", vec!["-n", "4096", "-m", "single"]), ("n16k", vec!["-m", "single"])] {
+        for (name, args) in [
+            ("n4k", vec!["-n", "4096", "-m", "single"]),
+            ("n16k", vec!["-m", "single"]),
+        ] {
             let img = s.path(&format!("{name}.img"));
-            std::fs::File::create(&img).unwrap().set_len(128 * MIB).unwrap();
+            std::fs::File::create(&img)
+                .unwrap()
+                .set_len(128 * MIB)
+                .unwrap();
             let mut a = vec!["-q", "-f", "--rootdir", tree.to_str().unwrap()];
             a.extend(args);
             a.push(img.to_str().unwrap());

@@ -161,7 +161,7 @@ fn scan_disk(disk: Disk, log: bool) -> Option<DiskScan> {
                     say(
                         Area::Volume,
                         format!(
-                            "{dev}: no ext4 or FAT filesystem, skipped (type {})",
+                            "{dev}: no filesystem leapboot reads (ext4, FAT, XFS, Btrfs), skipped (type {})",
                             part.type_name
                         ),
                     );
@@ -169,7 +169,7 @@ fn scan_disk(disk: Disk, log: bool) -> Option<DiskScan> {
                     say(
                         Area::Disk,
                         format!(
-                            "{name}: no partition table and no filesystem leapboot reads (ext4, FAT)"
+                            "{name}: no partition table and no filesystem leapboot reads (ext4, FAT, XFS, Btrfs)"
                         ),
                     );
                 }

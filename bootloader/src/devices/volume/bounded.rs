@@ -359,10 +359,25 @@ mod tests {
                 }
             }
             if key == "/" {
-                return Ok((0, Metadata { kind: FileKind::Dir, len: 0 }));
+                return Ok((
+                    0,
+                    Metadata {
+                        kind: FileKind::Dir,
+                        len: 0,
+                    },
+                ));
             }
-            let (kind, _) = self.0.get(&key).ok_or(FsError::NotFound { path: path.into() })?;
-            Ok((key.len() as u64, Metadata { kind: *kind, len: 1 }))
+            let (kind, _) = self
+                .0
+                .get(&key)
+                .ok_or(FsError::NotFound { path: path.into() })?;
+            Ok((
+                key.len() as u64,
+                Metadata {
+                    kind: *kind,
+                    len: 1,
+                },
+            ))
         }
         fn read_link(&self, path: &str) -> Result<Vec<u8>, FsError> {
             Ok(self.0[path].1.clone().into_bytes())
@@ -370,7 +385,12 @@ mod tests {
     }
 
     fn fake(items: &[(&str, FileKind, &str)]) -> Fake {
-        Fake(items.iter().map(|(p, k, t)| (p.to_string(), (*k, t.to_string()))).collect())
+        Fake(
+            items
+                .iter()
+                .map(|(p, k, t)| (p.to_string(), (*k, t.to_string())))
+                .collect(),
+        )
     }
 
     #[test]

@@ -26,7 +26,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::as_conversions)]
 
-use super::bounded::{self, Budget, BoundedReader, Found, Lookup};
+use super::bounded::{self, BoundedReader, Budget, Found, Lookup};
 use super::slice::Slice;
 use lambutter::{Btrfs, Error, SuperblockReason};
 use leapboot_menus::bytes;
@@ -189,9 +189,10 @@ impl BtrfsVolume {
     /// subvolume.
     fn find(&self, path: &str) -> Result<(View, Found<lambutter::Inode>), FsError> {
         match bounded::follow(&In(self, View::Top), path) {
-            Err(e) if e.is_not_found() && self.default.is_some() => {
-                Ok((View::Default, bounded::follow(&In(self, View::Default), path)?))
-            }
+            Err(e) if e.is_not_found() && self.default.is_some() => Ok((
+                View::Default,
+                bounded::follow(&In(self, View::Default), path)?,
+            )),
             r => Ok((View::Top, r?)),
         }
     }
@@ -319,7 +320,11 @@ impl FileSystem for BtrfsVolume {
         let meta = self.find(path)?.1.meta;
         Ok(Metadata {
             kind: meta.kind,
-            len: if meta.kind == FileKind::File { meta.len } else { 0 },
+            len: if meta.kind == FileKind::File {
+                meta.len
+            } else {
+                0
+            },
         })
     }
 }
@@ -342,14 +347,14 @@ fn identity(slice: &Slice) -> Result<Identity, BtrfsOpenError> {
     let mut best: Option<(u64, Identity)> = None;
     let mut seen_magic = false;
     for at in SUPERBLOCK_OFFSETS {
-        let fits = at
-            .checked_add(4096)
-            .is_some_and(|end| end <= slice.len());
+        let fits = at.checked_add(4096).is_some_and(|end| end <= slice.len());
         if !fits {
             continue;
         }
         let mut sb = [0u8; SUPERBLOCK_SIZE];
-        slice.read_exact_at(at, &mut sb).map_err(BtrfsOpenError::Io)?;
+        slice
+            .read_exact_at(at, &mut sb)
+            .map_err(BtrfsOpenError::Io)?;
         if bytes::array::<8>(&sb, SB_MAGIC) != Some(MAGIC) {
             continue;
         }

@@ -15,7 +15,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::as_conversions)]
 
-use super::bounded::{self, Budget, BoundedReader, Lookup};
+use super::bounded::{self, BoundedReader, Budget, Lookup};
 use super::slice::Slice;
 use lamxfs::{EntryKind, Error, Location, SuperblockReason, Xfs};
 use leapboot_menus::{DirEntry, FileKind, FileSystem, FsError, Metadata};
@@ -161,7 +161,13 @@ impl Lookup for XfsVolume {
             } else {
                 FileKind::Other
             };
-            Ok((ino, Metadata { kind, len: m.size() }))
+            Ok((
+                ino,
+                Metadata {
+                    kind,
+                    len: m.size(),
+                },
+            ))
         })
     }
 
@@ -173,9 +179,7 @@ impl Lookup for XfsVolume {
                 reason: format!("symbolic link target of {} bytes", meta.len),
             });
         }
-        self.with(path, |fs| {
-            fs.read_link(lamxfs::Path::new(path.as_bytes()))
-        })
+        self.with(path, |fs| fs.read_link(lamxfs::Path::new(path.as_bytes())))
     }
 }
 
@@ -209,9 +213,7 @@ impl FileSystem for XfsVolume {
             });
         }
         let real = found.real;
-        let entries = self.with(path, |fs| {
-            fs.read_dir(lamxfs::Path::new(real.as_bytes()))
-        })?;
+        let entries = self.with(path, |fs| fs.read_dir(lamxfs::Path::new(real.as_bytes())))?;
         if entries.len() > bounded::MAX_DIR_ENTRIES {
             return Err(FsError::Corrupt {
                 path: path.to_string(),
@@ -238,7 +240,11 @@ impl FileSystem for XfsVolume {
         let meta = bounded::follow(self, path)?.meta;
         Ok(Metadata {
             kind: meta.kind,
-            len: if meta.kind == FileKind::File { meta.len } else { 0 },
+            len: if meta.kind == FileKind::File {
+                meta.len
+            } else {
+                0
+            },
         })
     }
 }
