@@ -581,7 +581,7 @@ impl Timings {
             format!("{:>6.1}", median(&self.load))
         };
         println!(
-            "bench: {label:<38} {min:>6.1} {median_total:>6.1} {max:>6.1} | {:>8.1} {load} {:>8.1} {:>6.1} {:>6.1}",
+            "bench: {label:<42} {min:>6.1} {median_total:>6.1} {max:>6.1} | {:>8.1} {load} {:>8.1} {:>6.1} {:>6.1}",
             median(&self.shutdown),
             median(&self.handover),
             median(&self.kernel),
@@ -639,7 +639,7 @@ fn bench_reboot() {
         "bench: reboot command to guest-up marker, Debian 12 under QEMU ({accel}), {runs} runs each, seconds"
     );
     println!(
-        "bench: {:<38} {:>6} {:>6} {:>6} | {:>8} {:>6} {:>8} {:>6} {:>6}",
+        "bench: {:<42} {:>6} {:>6} {:>6} | {:>8} {:>6} {:>8} {:>6} {:>6}",
         "", "min", "median", "max", "shutdown", "load", "handover", "kernel", "user"
     );
     a.print("(a) leapboot reboot, BIOS image");
