@@ -10,7 +10,9 @@ use crate::devices::disk::{self, Disk, Partition, Scheme};
 use crate::devices::stack::{self, Found, Member, MemberKind};
 use crate::devices::volume::{self, Volume};
 use crate::log::Area;
-use leapboot_menus::{Menu, VolumeInfo, VolumeScan, VolumeView, scan_volume};
+use leapboot_menus::grub::GrubOptions;
+use leapboot_menus::scan::scan_volume_with;
+use leapboot_menus::{Menu, VolumeInfo, VolumeScan, VolumeView};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
@@ -418,10 +420,22 @@ pub fn entries_logged(
             fs: v.fs.as_ref(),
         })
         .collect();
+    let options = GrubOptions {
+        device_aliases: volumes
+            .iter()
+            .map(|v| {
+                v.location
+                    .as_ref()
+                    .map(|l| l.grub_names.clone())
+                    .unwrap_or_default()
+            })
+            .collect(),
+        ..GrubOptions::default()
+    };
     let mut scans = Vec::new();
     for (i, v) in volumes.iter().enumerate() {
         let dev = &v.info.device;
-        match contain(dev, || scan_volume(&views, i)) {
+        match contain(dev, || scan_volume_with(&views, i, &options)) {
             Ok(Some(scan)) if !log => scans.push(scan),
             Ok(Some(scan)) => {
                 for d in &scan.diagnostics {

@@ -429,7 +429,7 @@ impl<'v> Interp<'v> {
         options: &GrubOptions,
     ) -> Interp<'v> {
         let infos: Vec<&entry::VolumeInfo> = volumes.iter().map(|v| v.info).collect();
-        let devices = DeviceMap::new(&infos, &options.device_names);
+        let devices = DeviceMap::new(&infos, &options.device_names, &options.device_aliases);
         Interp {
             volumes,
             devices,

@@ -116,6 +116,9 @@ pub struct GrubOptions {
     /// GRUB device names of the volumes, by volume index, where the caller knows
     /// them (`hd0,gpt2`); others are derived from Linux names ([`paths`]).
     pub device_names: Vec<Option<String>>,
+    /// GRUB's own names of assembled volumes (md arrays, LVM LVs), by volume index:
+    /// the first is the volume's name, each resolves to it ([`paths`]).
+    pub device_aliases: Vec<Vec<String>>,
     /// Bounds on the work one scan may do.
     pub limits: Limits,
 }
@@ -130,6 +133,7 @@ impl Default for GrubOptions {
                 std::env::consts::ARCH.into()
             },
             device_names: Vec::new(),
+            device_aliases: Vec::new(),
             limits: Limits::default(),
         }
     }

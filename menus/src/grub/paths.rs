@@ -11,6 +11,16 @@
 //! This is a heuristic where firmware order differs from Linux order (several disks
 //! of different kinds); configs written by grub-mkconfig always `search` by UUID
 //! first, so the name matters only when that search fails.
+//!
+//! Devices GRUB assembles itself (its `diskfilter` layer: md arrays, LVM logical
+//! volumes) have names of their own, which the caller passes as aliases: the first is
+//! the volume's name, every one resolves to it, and such volumes take no `hdN`
+//! number. GRUB's `diskfilter.c` gives each array or LV two names, a `fullname`
+//! (`md/NAME` with the `homehost:` prefix cut at the first colon, `md/mdN` for a 0.90
+//! array by its preferred minor, `lvm/VG-LV` with every `-` inside VG and LV
+//! doubled) and an `idname` (`mduuid/` and the array UUID in 32 lowercase hex digits,
+//! `lvmid/VGUUID/LVUUID` as the LVM metadata writes the UUIDs); `find_lv` matches
+//! either exactly.
 
 #![deny(clippy::indexing_slicing, clippy::as_conversions)]
 
@@ -27,6 +37,8 @@ enum Class {
 pub struct DeviceMap {
     names: Vec<String>,
     keys: Vec<Option<(Class, u32, Option<u32>)>>,
+    /// Diskfilter names per volume (`md/0`, `mduuid/…`, `lvm/vg-root`, `lvmid/…`).
+    aliases: Vec<Vec<String>>,
 }
 
 /// Splits a Linux block device name into disk and partition number:
@@ -97,10 +109,25 @@ fn parse_grub(dev: &str) -> Option<(Class, u32, Option<u32>)> {
 }
 
 impl DeviceMap {
-    /// Names every volume; `overrides[i]`, when given, is used as volume `i`'s name.
-    pub fn new(volumes: &[&VolumeInfo], overrides: &[Option<String>]) -> DeviceMap {
-        let parsed: Vec<Option<(String, Class, Option<u32>)>> =
-            volumes.iter().map(|v| split_linux(&v.device)).collect();
+    /// Names every volume; `overrides[i]`, when given, is used as volume `i`'s name;
+    /// `aliases[i]`, when not empty, are volume `i`'s diskfilter names (module docs).
+    pub fn new(
+        volumes: &[&VolumeInfo],
+        overrides: &[Option<String>],
+        aliases: &[Vec<String>],
+    ) -> DeviceMap {
+        let aliases_of = |i: usize| aliases.get(i).map(Vec::as_slice).unwrap_or_default();
+        let parsed: Vec<Option<(String, Class, Option<u32>)>> = volumes
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                if aliases_of(i).is_empty() {
+                    split_linux(&v.device)
+                } else {
+                    None
+                }
+            })
+            .collect();
         let mut disks: Vec<(Class, String)> = parsed
             .iter()
             .flatten()
@@ -122,6 +149,9 @@ impl DeviceMap {
                 .as_ref()
                 .map(|(disk, class, part)| (*class, rank(*class, disk), *part));
             let derived = match key {
+                _ if !aliases_of(i).is_empty() => {
+                    aliases_of(i).first().cloned().unwrap_or_default()
+                }
                 Some((Class::Hd, d, Some(part))) => format!("hd{d},gpt{part}"),
                 Some((Class::Hd, d, None)) => format!("hd{d}"),
                 Some((Class::Cd, d, _)) => format!("cd{d}"),
@@ -137,6 +167,7 @@ impl DeviceMap {
             let key = parse_grub(&name).or(key);
             map.names.push(name);
             map.keys.push(key);
+            map.aliases.push(aliases_of(i).to_vec());
         }
         map
     }
@@ -150,6 +181,9 @@ impl DeviceMap {
     /// partition number (partition-table tag ignored).
     pub fn resolve(&self, dev: &str) -> Option<usize> {
         if let Some(i) = self.names.iter().position(|n| n == dev) {
+            return Some(i);
+        }
+        if let Some(i) = self.aliases.iter().position(|a| a.iter().any(|n| n == dev)) {
             return Some(i);
         }
         let want = parse_grub(dev)?;
@@ -193,7 +227,7 @@ mod tests {
             vol("/tmp/x"),
         ];
         let refs: Vec<&VolumeInfo> = v.iter().collect();
-        let m = DeviceMap::new(&refs, &[]);
+        let m = DeviceMap::new(&refs, &[], &[]);
         let names: Vec<&str> = (0..v.len()).map(|i| m.name(i)).collect();
         assert_eq!(
             names,
@@ -210,9 +244,41 @@ mod tests {
     #[test]
     fn overrides_win() {
         let v = [vol("sda1")];
-        let m = DeviceMap::new(&[&v[0]], &[Some("hd0,msdos1".into())]);
+        let m = DeviceMap::new(&[&v[0]], &[Some("hd0,msdos1".into())], &[]);
         assert_eq!(m.name(0), "hd0,msdos1");
         assert_eq!(m.resolve("hd0,gpt1"), Some(0));
+    }
+
+    #[test]
+    fn diskfilter_aliases_name_and_resolve_without_taking_a_disk_number() {
+        // A 1.2 array and an LV whose Linux names would otherwise sort among the disks.
+        let v = [vol("md/0"), vol("vda1"), vol("debian--vg-root"), vol("vdb")];
+        let refs: Vec<&VolumeInfo> = v.iter().collect();
+        let aliases = [
+            vec![
+                "md/0".to_string(),
+                "mduuid/a1a1a1a1000000000000000000000012".into(),
+            ],
+            vec![],
+            vec![
+                "lvm/debian--vg-root".to_string(),
+                "lvmid/AAAA-bbbb/CCCC-dddd".into(),
+            ],
+        ];
+        let m = DeviceMap::new(&refs, &[], &aliases);
+        let names: Vec<&str> = (0..v.len()).map(|i| m.name(i)).collect();
+        assert_eq!(names, ["md/0", "hd0,gpt1", "lvm/debian--vg-root", "hd1"]);
+        assert_eq!(
+            m.resolve("mduuid/a1a1a1a1000000000000000000000012"),
+            Some(0)
+        );
+        assert_eq!(m.resolve("md/0"), Some(0));
+        assert_eq!(m.resolve("lvmid/AAAA-bbbb/CCCC-dddd"), Some(2));
+        assert_eq!(m.resolve("lvm/debian--vg-root"), Some(2));
+        // GRUB matches names exactly: no single-dash spelling, no other case.
+        assert_eq!(m.resolve("lvm/debian-vg-root"), None);
+        assert_eq!(m.resolve("mduuid/A1A1A1A1000000000000000000000012"), None);
+        assert_eq!(m.resolve("hd0,1"), Some(1));
     }
 
     #[test]

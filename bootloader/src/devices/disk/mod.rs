@@ -128,6 +128,11 @@ enum Backend {
 pub trait Mapping: Send + Sync + std::fmt::Debug {
     /// Reads exactly `buf.len()` bytes at `offset` of the device.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()>;
+
+    /// The names GRUB gives the device (`md/0`, `lvmid/...`), its own name first.
+    fn grub_names(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl Disk {
@@ -152,6 +157,15 @@ impl Disk {
                 DEFAULT_SECTOR_SIZE
             },
             writable: false,
+        }
+    }
+
+    /// The names GRUB gives this disk when GRUB assembles it too (an md array, an
+    /// LVM LV); none for a plain disk, which GRUB names `hdN`.
+    pub fn grub_names(&self) -> Vec<String> {
+        match &self.backend {
+            Backend::Mapped(m) => m.grub_names(),
+            Backend::File(_) => Vec::new(),
         }
     }
 

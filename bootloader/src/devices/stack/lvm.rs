@@ -356,6 +356,8 @@ pub struct Segment {
 pub struct LvMeta {
     /// Name (`root`).
     pub name: String,
+    /// UUID (with dashes, as written; empty when the metadata has none).
+    pub id: String,
     /// `VISIBLE` in its status: not a hidden component of another LV.
     pub visible: bool,
     /// Segments, sorted by first extent.
@@ -498,6 +500,7 @@ fn logical_volume(vg: &str, name: &str, lv: &Section) -> Result<LvMeta, LvmError
     segments.sort_by_key(|s| s.start_extent);
     Ok(LvMeta {
         name: name.to_string(),
+        id: lv.str("id").unwrap_or_default().to_string(),
         visible: lv.has_flag("status", "VISIBLE"),
         segments,
     })
@@ -507,6 +510,16 @@ fn logical_volume(vg: &str, name: &str, lv: &Section) -> Result<LvMeta, LvmError
 /// `VG-LV` with every `-` inside either name doubled (`debian--vg-root`).
 pub fn dm_name(vg: &str, lv: &str) -> String {
     format!("{}-{}", vg.replace('-', "--"), lv.replace('-', "--"))
+}
+
+/// GRUB's names for an LV (`lvm.c`): `lvm/` and the device-mapper name, then
+/// `lvmid/VGUUID/LVUUID` when the metadata gives both UUIDs.
+pub fn grub_names(vg: &VolumeGroup, lv_name: &str, lv_id: &str) -> Vec<String> {
+    let mut out = vec![format!("lvm/{}", dm_name(&vg.name, lv_name))];
+    if !vg.id.is_empty() && !lv_id.is_empty() {
+        out.push(format!("lvmid/{}/{lv_id}", vg.id));
+    }
+    out
 }
 
 /// A stretch of an LV mapped to its PVs.
@@ -530,6 +543,8 @@ pub enum LvPlan {
     Mapped {
         /// LV name.
         name: String,
+        /// LV UUID.
+        id: String,
         /// Bytes.
         size: u64,
         /// How many stripes its (widest) segment has, for the log.
@@ -607,6 +622,7 @@ pub fn plan(vg: &VolumeGroup, pvs: &[PvDevice]) -> Vec<LvPlan> {
         out.push(match map_lv(vg, lv, pvs) {
             Ok((size, stripes, segments)) => LvPlan::Mapped {
                 name: lv.name.clone(),
+                id: lv.id.clone(),
                 size,
                 stripes,
                 segments,
@@ -755,6 +771,17 @@ mod tests {
         assert_eq!(dm_name("vg", "root-snap"), "vg-root--snap");
     }
 
+    #[test]
+    fn grub_names_are_lvm_and_lvmid() {
+        let vg = vg(VG);
+        assert_eq!(
+            grub_names(&vg, "lin", "LVLVLV-0001"),
+            ["lvm/vg-lin", "lvmid/x/LVLVLV-0001"]
+        );
+        // Without an LV UUID there is no id name.
+        assert_eq!(grub_names(&vg, "my-lv", ""), ["lvm/vg-my--lv"]);
+    }
+
     fn vg(text: &str) -> VolumeGroup {
         volume_group(&lvm_text::parse(text.as_bytes()).unwrap()).unwrap()
     }
@@ -766,7 +793,7 @@ pv0 { id = "aaaa-bb" pe_start = 2048 pe_count = 10 }
 pv1 { id = "cccc-dd" pe_start = 2048 pe_count = 10 }
 }
 logical_volumes {
-lin { status = ["VISIBLE"] segment1 { start_extent = 0 extent_count = 2 type = "striped" stripe_count = 1 stripes = ["pv0", 1] }
+lin { id = "LVLVLV-0001" status = ["VISIBLE"] segment1 { start_extent = 0 extent_count = 2 type = "striped" stripe_count = 1 stripes = ["pv0", 1] }
       segment2 { start_extent = 2 extent_count = 1 type = "striped" stripe_count = 1 stripes = ["pv1", 0] } }
 str { status = ["VISIBLE"] segment1 { start_extent = 0 extent_count = 4 type = "striped" stripe_count = 2 stripe_size = 2 stripes = ["pv0", 5, "pv1", 5] } }
 thin { status = ["VISIBLE"] segment1 { start_extent = 0 extent_count = 4 type = "thin" } }
@@ -795,6 +822,7 @@ far { status = ["VISIBLE"] segment1 { start_extent = 0 extent_count = 4 type = "
             plans[0],
             LvPlan::Mapped {
                 name: "lin".into(),
+                id: "LVLVLV-0001".into(),
                 size: 3 * 4096,
                 stripes: 1,
                 segments: vec![

@@ -167,6 +167,30 @@ impl Superblock {
         format!("md/{}", self.uuid_string())
     }
 
+    /// GRUB's names for the array (`diskfilter.c`, `mdraid_linux.c`,
+    /// `mdraid1x_linux.c`): `md/` and the name after the first colon for a 1.x array
+    /// with a name, `md/mdN` for 0.90 (its preferred minor), then always
+    /// `mduuid/` and the UUID as 32 lowercase hex digits.
+    pub fn grub_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match (&self.name, self.minor) {
+            (Some(name), _) => {
+                let short = name.split_once(':').map_or(name.as_str(), |(_, s)| s);
+                out.push(format!("md/{short}"));
+            }
+            (None, Some(m)) => out.push(format!("md/md{m}")),
+            (None, None) => {}
+        }
+        out.push(format!(
+            "mduuid/{}",
+            self.uuid
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ));
+        out
+    }
+
     /// Whether this member holds the array's current data (RAID1: may be read).
     pub fn in_sync(&self) -> bool {
         matches!(self.role, Role::Active(_)) && !self.recovering
@@ -612,6 +636,25 @@ mod tests {
         assert_eq!(sb.role, Role::Active(1));
         assert_eq!(sb.device_name(), "md/abc");
         assert_eq!(sb.uuid_string(), "07070707:07070707:07070707:07070707");
+        assert_eq!(
+            sb.grub_names(),
+            ["md/abc", "mduuid/07070707070707070707070707070707"]
+        );
+    }
+
+    #[test]
+    fn grub_names_cut_the_homehost_at_the_first_colon_and_name_0_90_by_minor() {
+        let len = 4 << 20;
+        let mut sb = parse(&v1(Metadata::V1_2, len), Metadata::V1_2, len)
+            .unwrap()
+            .unwrap();
+        sb.name = Some("debian:0:x".into());
+        assert_eq!(sb.grub_names()[0], "md/0:x");
+        sb.name = None;
+        sb.minor = Some(3);
+        assert_eq!(sb.grub_names()[0], "md/md3");
+        sb.minor = None;
+        assert_eq!(sb.grub_names(), ["mduuid/07070707070707070707070707070707"]);
     }
 
     #[test]

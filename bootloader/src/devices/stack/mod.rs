@@ -313,10 +313,16 @@ struct Segment {
 #[derive(Debug)]
 struct Map {
     name: String,
+    /// GRUB's names for the device.
+    grub_names: Vec<String>,
     segments: Vec<Segment>,
 }
 
 impl Mapping for Map {
+    fn grub_names(&self) -> Vec<String> {
+        self.grub_names.clone()
+    }
+
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let mut done = 0usize;
         while done < buf.len() {
@@ -413,6 +419,7 @@ pub fn assemble_md(members: &[Member]) -> Assembly {
                 };
                 let map = Map {
                     name: name.clone(),
+                    grub_names: sb.grub_names(),
                     segments: vec![Segment {
                         start: 0,
                         len: sb.data_size,
@@ -538,6 +545,7 @@ pub fn assemble_lvm(members: &[Member]) -> Assembly {
                 ),
                 lvm::LvPlan::Mapped {
                     name,
+                    id,
                     size,
                     stripes,
                     segments,
@@ -581,6 +589,7 @@ pub fn assemble_lvm(members: &[Member]) -> Assembly {
                             sector,
                             Arc::new(Map {
                                 name: dm.clone(),
+                                grub_names: lvm::grub_names(vg, &name, &id),
                                 segments,
                             }),
                         ),

@@ -15,7 +15,7 @@ pub mod progress;
 pub mod slice;
 pub mod xfs;
 
-use crate::devices::disk::{Disk, Partition};
+use crate::devices::disk::{Disk, Partition, Scheme};
 use leapboot_menus::{FileSystem, VolumeInfo};
 use slice::Slice;
 
@@ -135,6 +135,10 @@ pub struct Location {
     pub disk_name: String,
     /// The partition.
     pub partition: Partition,
+    /// GRUB's own names for the volume when GRUB assembles its disk too (an md
+    /// array or LVM LV holding the filesystem directly): `md/0`, `mduuid/…`,
+    /// `lvm/vg-root`, `lvmid/…`. Empty otherwise.
+    pub grub_names: Vec<String>,
 }
 
 impl std::fmt::Debug for Volume {
@@ -216,6 +220,11 @@ pub fn open_slice(
             disk_path: disk.path.clone(),
             disk_name: disk.name.clone(),
             partition: part.clone(),
+            grub_names: if part.scheme == Scheme::Whole {
+                disk.grub_names()
+            } else {
+                Vec::new()
+            },
         }),
     }))
 }
