@@ -129,54 +129,10 @@ fn grubenv(vars: &[(&str, &str)]) -> Vec<u8> {
 
 const ROOT_UUID: &str = "1a57a2b4-5c6d-4e7f-8091-a2b3c4d5e6f7";
 
-/// Debian 12's grub.cfg as grub-mkconfig writes it (GRUB_DEFAULT=saved), cut down.
+/// Debian 12's grub.cfg as grub-mkconfig writes it (GRUB_DEFAULT=saved), cut down
+/// (shared with the unit tests of `host::next`).
 fn debian_cfg() -> String {
-    format!(
-        r#"if [ x"${{feature_menuentry_id}}" = xy ]; then
-  menuentry_id_option="--id"
-else
-  menuentry_id_option=""
-fi
-export menuentry_id_option
-if [ -s $prefix/grubenv ]; then
-  set have_grubenv=true
-  load_env
-fi
-if [ "${{next_entry}}" ] ; then
-   set default="${{next_entry}}"
-   set next_entry=
-   save_env next_entry
-   set boot_once=true
-else
-   set default="${{saved_entry}}"
-fi
-function savedefault {{
-  if [ -z "${{boot_once}}" ]; then
-    saved_entry="${{chosen}}"
-    save_env saved_entry
-  fi
-}}
-set timeout=5
-menuentry 'Debian GNU/Linux' --class debian $menuentry_id_option 'gnulinux-simple-{ROOT_UUID}' {{
-	insmod ext2
-	search --no-floppy --fs-uuid --set=root {ROOT_UUID}
-	linux	/boot/vmlinuz-6.1.0-50-amd64 root=UUID={ROOT_UUID} ro quiet
-	initrd	/boot/initrd.img-6.1.0-50-amd64
-}}
-submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-advanced-{ROOT_UUID}' {{
-	menuentry 'Debian GNU/Linux, with Linux 6.1.0-50-amd64' $menuentry_id_option 'gnulinux-6.1.0-50-amd64-advanced-{ROOT_UUID}' {{
-		search --no-floppy --fs-uuid --set=root {ROOT_UUID}
-		linux	/boot/vmlinuz-6.1.0-50-amd64 root=UUID={ROOT_UUID} ro quiet
-		initrd	/boot/initrd.img-6.1.0-50-amd64
-	}}
-	menuentry 'Debian GNU/Linux, with Linux 6.1.0-9-amd64' $menuentry_id_option 'gnulinux-6.1.0-9-amd64-advanced-{ROOT_UUID}' {{
-		search --no-floppy --fs-uuid --set=root {ROOT_UUID}
-		linux	/boot/vmlinuz-6.1.0-9-amd64 root=UUID={ROOT_UUID} ro quiet
-		initrd	/boot/initrd.img-6.1.0-9-amd64
-	}}
-}}
-"#
-    )
+    include_str!("data/debian12-grub.cfg").replace("@ROOT_UUID@", ROOT_UUID)
 }
 
 /// Debian on BIOS: one ext4 root with /boot, GRUB, two kernels.

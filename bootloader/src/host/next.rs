@@ -405,59 +405,14 @@ mod tests {
         b.as_bytes().to_vec()
     }
 
-    /// What grub-mkconfig's 00_header and 10_linux write on Debian 12 (GRUB_DEFAULT=saved),
-    /// cut down to what chooses the default.
-    const DEBIAN_CFG: &str = r#"
-if [ x"${feature_menuentry_id}" = xy ]; then
-  menuentry_id_option="--id"
-else
-  menuentry_id_option=""
-fi
-export menuentry_id_option
-if [ -s $prefix/grubenv ]; then
-  set have_grubenv=true
-  load_env
-fi
-if [ "${next_entry}" ] ; then
-   set default="${next_entry}"
-   set next_entry=
-   save_env next_entry
-   set boot_once=true
-else
-   set default="${saved_entry}"
-fi
-function savedefault {
-  if [ -z "${boot_once}" ]; then
-    saved_entry="${chosen}"
-    save_env saved_entry
-  fi
-}
-menuentry 'Debian GNU/Linux' --class debian $menuentry_id_option 'gnulinux-simple-1a57' {
-	savedefault
-	linux	/boot/vmlinuz-6.1.0-50-amd64 root=UUID=1a57 ro quiet
-	initrd	/boot/initrd.img-6.1.0-50-amd64
-}
-submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-advanced-1a57' {
-	menuentry 'Debian GNU/Linux, with Linux 6.1.0-50-amd64' $menuentry_id_option 'gnulinux-6.1.0-50-amd64-advanced-1a57' {
-		savedefault
-		linux	/boot/vmlinuz-6.1.0-50-amd64 root=UUID=1a57 ro quiet
-		initrd	/boot/initrd.img-6.1.0-50-amd64
-	}
-	menuentry 'Debian GNU/Linux, with Linux 6.1.0-50-amd64 (recovery mode)' $menuentry_id_option 'gnulinux-6.1.0-50-amd64-recovery-1a57' {
-		linux	/boot/vmlinuz-6.1.0-50-amd64 root=UUID=1a57 ro single
-		initrd	/boot/initrd.img-6.1.0-50-amd64
-	}
-	menuentry 'Debian GNU/Linux, with Linux 6.1.0-9-amd64' $menuentry_id_option 'gnulinux-6.1.0-9-amd64-advanced-1a57' {
-		savedefault
-		linux	/boot/vmlinuz-6.1.0-9-amd64 root=UUID=1a57 ro quiet
-		initrd	/boot/initrd.img-6.1.0-9-amd64
-	}
-}
-"#;
+    /// Debian 12's grub.cfg (GRUB_DEFAULT=saved), shared with `tests/reboot_cli.rs`.
+    fn debian_cfg() -> String {
+        include_str!("../../tests/data/debian12-grub.cfg").replace("@ROOT_UUID@", "1a57")
+    }
 
     fn debian(env: &[(&str, &str)]) -> MemFs {
         MemFs::new()
-            .with("/boot/grub/grub.cfg", DEBIAN_CFG)
+            .with("/boot/grub/grub.cfg", debian_cfg())
             .with("/boot/grub/grubenv", grubenv(env))
             .with("/boot/vmlinuz-6.1.0-50-amd64", "K")
             .with("/boot/initrd.img-6.1.0-50-amd64", "I")
