@@ -9,7 +9,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use leapboot_initramfs::Archive;
-use leapboot_qemu::{DiskImage, DiskSpec, Kernel, Vm, VmConfig, debian_kernel, default_append};
+use leapboot_qemu::{
+    DiskImage, DiskSpec, Kernel, Vm, VmConfig, debian_kernel, default_append, default_timeout,
+};
 use std::path::PathBuf;
 
 /// Kernel modules the firmware initramfs carries: virtio block devices (QEMU) and
@@ -98,6 +100,17 @@ impl Scenario {
         image
             .write(&path)
             .unwrap_or_else(|e| panic!("{}: disk image: {e}", self.name));
+        self.disks.push(path.clone());
+        path
+    }
+
+    /// Copies the image file `from` (one made elsewhere, such as the cached
+    /// stacked-storage fixtures) into the scenario's directory as the next virtio
+    /// disk; returns the copy's path.
+    pub fn disk_copy(&mut self, from: &std::path::Path) -> PathBuf {
+        let path = self.dir.join(format!("disk{}.img", self.disks.len()));
+        std::fs::copy(from, &path)
+            .unwrap_or_else(|e| panic!("{}: copying {}: {e}", self.name, from.display()));
         self.disks.push(path.clone());
         path
     }
@@ -194,4 +207,40 @@ pub fn menu_from_log(log: &str) -> (Vec<String>, Option<String>) {
         ids.push(id);
     }
     (ids, default)
+}
+
+/// Fails the test if the serial log shows a kernel panic, PID 1 dying, or one of
+/// leapboot's contained internal errors.
+pub fn assert_alive(log: &str) {
+    for bad in ["Kernel panic", "Attempted to kill init", "internal error"] {
+        assert!(!log.contains(bad), "serial log contains {bad:?}");
+    }
+}
+
+/// The text after `marker` on a serial line (without the line end); empty when the
+/// line lacks it.
+pub fn after(line: &str, marker: &str) -> String {
+    line.split(marker)
+        .nth(1)
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
+}
+
+/// Waits for the booted target to print its command line (`LEAPBOOT-TARGET-CMDLINE:`)
+/// and returns it.
+pub fn target_cmdline(vm: &mut Vm) -> String {
+    let line = vm
+        .wait_for("LEAPBOOT-TARGET-CMDLINE: ", default_timeout())
+        .unwrap();
+    after(&line, "LEAPBOOT-TARGET-CMDLINE: ")
+}
+
+/// Waits for the booted target to name the marker initrds it found
+/// (`LEAPBOOT-TARGET-INITRDS:`) and returns them, blank-separated.
+pub fn target_initrds(vm: &mut Vm) -> String {
+    let line = vm
+        .wait_for("LEAPBOOT-TARGET-INITRDS: ", default_timeout())
+        .unwrap();
+    after(&line, "LEAPBOOT-TARGET-INITRDS: ")
 }

@@ -5,26 +5,14 @@
 // Test code: a failed unwrap, expect or panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use leapboot_e2e::{Scenario, TARGET_OPTIONS, leapboot_bin, menu_from_log};
+use leapboot_e2e::{
+    Scenario, TARGET_OPTIONS, assert_alive, leapboot_bin, menu_from_log, target_cmdline,
+    target_initrds,
+};
 use leapboot_menus::uki;
 use leapboot_qemu::{DiskImage, Partition, default_timeout, qemu_or_skip};
 use std::path::Path;
 use std::process::Command;
-
-fn assert_alive(log: &str) {
-    for bad in ["Kernel panic", "Attempted to kill init", "internal error"] {
-        assert!(!log.contains(bad), "serial log contains {bad:?}");
-    }
-}
-
-/// The text after `LEAPBOOT-TARGET-CMDLINE: ` on the target's line.
-fn target_cmdline(line: &str) -> String {
-    line.split("LEAPBOOT-TARGET-CMDLINE: ")
-        .nth(1)
-        .unwrap_or_default()
-        .trim_end()
-        .to_string()
-}
 
 /// The booted command line is the entry's, exactly (with systemd-boot's `initrd=` in
 /// front for a Type #1 entry); leapboot may add its own `leapboot.entry=<id>` at the
@@ -69,17 +57,8 @@ fn uki_boots_from_its_sections_with_its_cmdline() {
         .unwrap();
     // The whole `.linux` section, read by byte range.
     assert!(k.contains(&format!("({} bytes", kernel.len())), "{k}");
-    let line = vm
-        .wait_for("LEAPBOOT-TARGET-CMDLINE: ", default_timeout())
-        .unwrap();
-    assert_cmdline(&target_cmdline(&line), &cmdline, "test");
-    let initrds = vm
-        .wait_for("LEAPBOOT-TARGET-INITRDS: ", default_timeout())
-        .unwrap();
-    assert!(
-        initrds.trim_end().ends_with("LEAPBOOT-TARGET-INITRDS: uki"),
-        "{initrds}"
-    );
+    assert_cmdline(&target_cmdline(&mut vm), &cmdline, "test");
+    assert_eq!(target_initrds(&mut vm), "uki");
     vm.wait_exit(default_timeout()).unwrap();
     let log = vm.log();
     assert_alive(&log);
@@ -223,11 +202,8 @@ fn counted_entry_is_renamed_before_boot_and_sorts_last_after() {
         renamed.contains("/loader/entries/x+1.conf to /loader/entries/x+0-1.conf on vda1"),
         "{renamed}"
     );
-    let line = vm
-        .wait_for("LEAPBOOT-TARGET-CMDLINE: ", default_timeout())
-        .unwrap();
     assert_cmdline(
-        &target_cmdline(&line),
+        &target_cmdline(&mut vm),
         &format!(r"initrd=\target.img {TARGET_OPTIONS} entry=x"),
         "x",
     );
@@ -294,11 +270,8 @@ fn counted_entry_is_renamed_before_boot_and_sorts_last_after() {
     let mut vm = s.boot("");
     vm.wait_for("timeout 0: booting default entry 'y'", default_timeout())
         .unwrap();
-    let line = vm
-        .wait_for("LEAPBOOT-TARGET-CMDLINE: ", default_timeout())
-        .unwrap();
     assert_cmdline(
-        &target_cmdline(&line),
+        &target_cmdline(&mut vm),
         &format!(r"initrd=\target.img {TARGET_OPTIONS} entry=y"),
         "y",
     );

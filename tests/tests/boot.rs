@@ -5,16 +5,12 @@
 // Test code: a failed unwrap, expect or panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use leapboot_e2e::{Scenario, TARGET_OPTIONS, menu_from_log};
+use leapboot_e2e::{
+    Scenario, TARGET_OPTIONS, assert_alive, menu_from_log, target_cmdline, target_initrds,
+};
 use leapboot_qemu::{DiskImage, Partition, default_timeout, qemu_or_skip};
 
 const ROOT_UUID: &str = "5a0e1c2d-7b3f-4e8a-9c6d-1f2e3a4b5c6d";
-
-fn assert_alive(log: &str) {
-    for bad in ["Kernel panic", "Attempted to kill init", "internal error"] {
-        assert!(!log.contains(bad), "serial log contains {bad:?}");
-    }
-}
 
 /// GPT disk: a FAT ESP with two BLS entries and loader.conf, an ext4 root with
 /// a third entry in /boot/loader/entries whose paths are relative to /boot.
@@ -61,14 +57,7 @@ fn bls_autoboot_default_entry_exact_cmdline() {
         .unwrap();
     vm.wait_for("LEAPBOOT-TARGET: booted Linux", default_timeout())
         .unwrap();
-    let cmdline = vm
-        .wait_for("LEAPBOOT-TARGET-CMDLINE: ", default_timeout())
-        .unwrap();
-    let got = cmdline
-        .split("LEAPBOOT-TARGET-CMDLINE: ")
-        .nth(1)
-        .unwrap()
-        .trim_end();
+    let got = target_cmdline(&mut vm);
     // leapboot.entry= tells the booted system which entry it is (as GRUB's BOOT_IMAGE=);
     // initrd= for each initrd in front, as systemd-boot passes a BLS entry's line.
     assert_eq!(
@@ -77,15 +66,7 @@ fn bls_autoboot_default_entry_exact_cmdline() {
             r"initrd=\target.img initrd=\extra.img {TARGET_OPTIONS} entry=second leapboot.entry=debian-second"
         )
     );
-    let initrds = vm
-        .wait_for("LEAPBOOT-TARGET-INITRDS: ", default_timeout())
-        .unwrap();
-    assert!(
-        initrds
-            .trim_end()
-            .ends_with("LEAPBOOT-TARGET-INITRDS: esp second"),
-        "{initrds}"
-    );
+    assert_eq!(target_initrds(&mut vm), "esp second");
     vm.wait_exit(default_timeout()).unwrap();
     let log = vm.log();
     assert_alive(&log);

@@ -9,18 +9,15 @@
 // Test code: a failed unwrap, expect or panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use leapboot_e2e::{Scenario, TARGET_OPTIONS, firmware_initramfs, menu_from_log};
+use leapboot_e2e::{
+    Scenario, TARGET_OPTIONS, assert_alive, firmware_initramfs, menu_from_log, target_cmdline,
+    target_initrds,
+};
 use leapboot_qemu::{
     DiskImage, DiskSpec, Partition, Vm, VmConfig, default_append, default_timeout, qemu_or_skip,
 };
 
 const ROOT_UUID: &str = "4b4e0000-e2e0-4000-8000-00000000f00d";
-
-fn assert_alive(log: &str) {
-    for bad in ["Kernel panic", "Attempted to kill init", "internal error"] {
-        assert!(!log.contains(bad), "serial log contains {bad:?}");
-    }
-}
 
 #[test]
 fn bls_entry_boots_from_a_4kn_disk() {
@@ -72,28 +69,13 @@ fn bls_entry_boots_from_a_4kn_disk() {
     )
     .unwrap();
     let scanned = vm.elapsed();
-    let line = vm
-        .wait_for("LEAPBOOT-TARGET-CMDLINE: ", default_timeout())
-        .unwrap();
+    let got = target_cmdline(&mut vm);
     let booted = vm.elapsed();
-    let got = line
-        .split("LEAPBOOT-TARGET-CMDLINE: ")
-        .nth(1)
-        .unwrap_or_default()
-        .trim_end();
     assert_eq!(
         got,
         format!(r"initrd=\target.img {TARGET_OPTIONS} entry=fourkn leapboot.entry=fourkn")
     );
-    let initrds = vm
-        .wait_for("LEAPBOOT-TARGET-INITRDS: ", default_timeout())
-        .unwrap();
-    assert!(
-        initrds
-            .trim_end()
-            .ends_with("LEAPBOOT-TARGET-INITRDS: fourkn"),
-        "{initrds}"
-    );
+    assert_eq!(target_initrds(&mut vm), "fourkn");
     vm.wait_exit(default_timeout()).unwrap();
     let log = vm.log();
     assert_alive(&log);

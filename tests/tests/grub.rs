@@ -30,7 +30,7 @@
 // Test code: a failed unwrap, expect or panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use leapboot_e2e::{Scenario, TARGET_OPTIONS, menu_from_log};
+use leapboot_e2e::{Scenario, TARGET_OPTIONS, after, menu_from_log};
 use leapboot_qemu::grub::{self, BiosGrub};
 use leapboot_qemu::{DiskImage, Partition, Vm, default_timeout, qemu_or_skip};
 use std::path::PathBuf;
@@ -146,13 +146,6 @@ fn target_report(vm: &mut Vm, who: &str, started: Instant) -> Booted {
         .wait_for("LEAPBOOT-TARGET-INITRDS: ", t)
         .unwrap_or_else(|e| panic!("{who}: {e}"));
     vm.wait_exit(t).unwrap_or_else(|e| panic!("{who}: {e}"));
-    let after = |line: &str, marker: &str| {
-        line.split(marker)
-            .nth(1)
-            .unwrap_or_default()
-            .trim_end()
-            .to_string()
-    };
     Booted {
         cmdline: after(&cmdline, "LEAPBOOT-TARGET-CMDLINE: "),
         initrds: after(&initrds, "LEAPBOOT-TARGET-INITRDS: ")

@@ -5,7 +5,7 @@
 // Test code: a failed unwrap, expect or panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use leapboot_e2e::{Scenario, TARGET_OPTIONS};
+use leapboot_e2e::{Scenario, TARGET_OPTIONS, target_cmdline};
 use leapboot_qemu::{DiskImage, Partition, default_timeout, qemu_or_skip};
 
 const ROOT_UUID: &str = "7f3c2a10-1b2c-4d5e-8f90-a1b2c3d4e5f6";
@@ -29,17 +29,6 @@ fn grub_cfg() -> String {
     )
 }
 
-fn cmdline(vm: &mut leapboot_qemu::Vm) -> String {
-    let l = vm
-        .wait_for("LEAPBOOT-TARGET-CMDLINE: ", default_timeout())
-        .unwrap();
-    l.split("LEAPBOOT-TARGET-CMDLINE: ")
-        .nth(1)
-        .unwrap_or_default()
-        .trim_end()
-        .to_string()
-}
-
 #[test]
 fn next_entry_boots_once_and_is_cleared_in_place() {
     if !qemu_or_skip("next_entry_boots_once_and_is_cleared_in_place") {
@@ -56,7 +45,7 @@ fn next_entry_boots_once_and_is_cleared_in_place() {
     let before = std::fs::read(&disk).unwrap();
 
     let mut vm = s.boot("");
-    let first = cmdline(&mut vm);
+    let first = target_cmdline(&mut vm);
     assert!(first.ends_with("which=once"), "{first}");
     vm.wait_exit(default_timeout()).unwrap();
     assert!(
@@ -81,7 +70,7 @@ fn next_entry_boots_once_and_is_cleared_in_place() {
     assert_eq!(block, grubenv("next_entry=\n").as_slice());
 
     let mut vm = s.boot("");
-    let second = cmdline(&mut vm);
+    let second = target_cmdline(&mut vm);
     assert!(second.ends_with("which=normal"), "{second}");
     vm.wait_exit(default_timeout()).unwrap();
     assert!(

@@ -9,15 +9,9 @@
 // Test code: a failed unwrap, expect or panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use leapboot_e2e::{Scenario, TARGET_OPTIONS};
+use leapboot_e2e::{Scenario, TARGET_OPTIONS, assert_alive, target_cmdline};
 use leapboot_qemu::{DiskImage, Partition, Vm, default_timeout, qemu_or_skip};
 use std::time::{Duration, Instant};
-
-fn assert_alive(log: &str) {
-    for bad in ["Kernel panic", "Attempted to kill init", "internal error"] {
-        assert!(!log.contains(bad), "serial log contains {bad:?}");
-    }
-}
 
 /// The lines of the serial log, without `\r`.
 fn lines(vm: &Vm) -> Vec<String> {
@@ -31,18 +25,6 @@ fn find(lines: &[String], from: usize, pat: &str) -> Option<usize> {
         .skip(from)
         .position(|l| l.contains(pat))
         .map(|i| i + from)
-}
-
-/// The target's `/proc/cmdline`, after waiting for it.
-fn target_cmdline(vm: &mut Vm) -> String {
-    let line = vm
-        .wait_for("LEAPBOOT-TARGET-CMDLINE: ", default_timeout())
-        .unwrap();
-    line.split("LEAPBOOT-TARGET-CMDLINE: ")
-        .nth(1)
-        .unwrap()
-        .trim_end()
-        .to_string()
 }
 
 /// The report of the entry that booted was printed in full before the firmware kernel

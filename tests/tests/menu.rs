@@ -10,7 +10,7 @@
 // Test code: a failed unwrap, expect or panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use leapboot_e2e::{Scenario, TARGET_OPTIONS};
+use leapboot_e2e::{Scenario, TARGET_OPTIONS, assert_alive, target_cmdline};
 use leapboot_qemu::{DiskImage, Partition, Vm, default_timeout, qemu_or_skip};
 use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
@@ -19,12 +19,6 @@ const DOWN: &[u8] = b"\x1b[B";
 const UP: &[u8] = b"\x1b[A";
 const HOME: &[u8] = b"\x1b[H";
 const END: &[u8] = b"\x1b[F";
-
-fn assert_alive(log: &str) {
-    for bad in ["Kernel panic", "Attempted to kill init", "internal error"] {
-        assert!(!log.contains(bad), "serial log contains {bad:?}");
-    }
-}
 
 /// The two-entry disk, with these settings in `/etc/leapboot.toml`.
 fn scenario(name: &str, settings: &str) -> Scenario {
@@ -118,17 +112,6 @@ fn shows(vm: &mut Vm, text: &str) -> String {
 /// The line of `screen` holding `text`.
 fn line_with<'a>(screen: &'a str, text: &str) -> &'a str {
     screen.lines().find(|l| l.contains(text)).unwrap_or("")
-}
-
-fn target_cmdline(vm: &mut Vm) -> String {
-    let line = vm
-        .wait_for("LEAPBOOT-TARGET-CMDLINE: ", default_timeout())
-        .unwrap();
-    line.split("LEAPBOOT-TARGET-CMDLINE: ")
-        .nth(1)
-        .unwrap_or_default()
-        .trim_end()
-        .to_string()
 }
 
 /// Down to the second entry, `e`, type ` leapboot_test=1`, Enter: the target
