@@ -352,3 +352,33 @@ fn blanks_around_a_glued_value_are_dropped() {
     assert_eq!(argv("k=\" x \"", "a${k}b"), v(&["axb"]));
     assert_eq!(argv("k=\" x  y \"", "a${k}b"), v(&["ax", "yb"]));
 }
+
+/// A NUL byte cuts its line, as GRUB's `grub_file_getline` hands lines to the lexer
+/// as C strings: the rest of that line is gone, the next lines are read, and each cut
+/// is reported with its line. Inside a quoted word the quote stays open into the next
+/// lines, as GRUB's lexer continues a quoted string over a line end; the cut line is
+/// named so the lost entries can be traced.
+#[test]
+fn a_nul_byte_loses_the_rest_of_its_line_only() {
+    let files = [("/a", "k"), ("/b", "k"), ("/c", "k")];
+    let cfg = "menuentry First { linux /a }\0 junk ' \nmenuentry Second {\n linux /b\n}\n";
+    let (scan, diags) = grub_common::run(cfg, &files);
+    let titles: Vec<&str> = scan.entries.iter().map(|e| e.title.as_str()).collect();
+    assert_eq!(titles, ["First", "Second"], "{diags:?}");
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.line == 1 && d.message.contains("NUL byte at column 29")),
+        "{diags:?}"
+    );
+
+    let cfg = "menuentry 'Fir\0st' { linux /a }\nmenuentry Second { linux /b }\n";
+    let (scan, diags) = grub_common::run(cfg, &files);
+    assert!(scan.entries.is_empty(), "{:?}", scan.entries);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.line == 1 && d.message.contains("NUL byte")),
+        "{diags:?}"
+    );
+}

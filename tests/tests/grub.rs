@@ -931,3 +931,29 @@ set late_initrds="/boot/m-late-a.img {i} /boot/m-late-b.img"
         )
     });
 }
+
+/// A NUL byte cuts its line (GRUB's `grub_file_getline` returns C strings), and a
+/// quote left open by the cut runs on into the next line, as GRUB's lexer continues
+/// a quoted string over a line end: the `'` alone on line 2 closes the title's
+/// quote instead of opening a new one that would swallow the entry.
+#[test]
+fn nul_byte_cuts_the_line_and_the_quote_runs_on() {
+    differential("nul-byte", |s| {
+        let v = s.kernel.version.clone();
+        let (k, i) = (vmlinuz(&v), initrd_img(&v));
+        let cfg = format!(
+            "{SERIAL}set timeout=0\nset title='Cut\0 here ' but not here\n'\nmenuentry \"$title\" --id after {{\n\tlinux {k} {TARGET_OPTIONS} entry=after\n\tinitrd {i}\n}}\n"
+        );
+        let root = debian_root(s, &cfg, None, &[]);
+        (
+            grub_disk("(hd0,gpt2)/boot/grub", vec![root]),
+            Expect {
+                cmdline: format!("BOOT_IMAGE={k} {TARGET_OPTIONS} entry=after"),
+                initrds: vec!["debian"],
+                entry_id: "after".into(),
+                grub_errors: vec![],
+                grubenv_after: None,
+            },
+        )
+    });
+}

@@ -1186,6 +1186,17 @@ impl<'v> Interp<'v> {
                 ),
             );
         }
+        for &(line, column) in &src.nul_lines {
+            self.line = line;
+            self.diag(
+                Severity::Warning,
+                format!(
+                    "NUL byte at column {column}: the rest of the line is ignored, as GRUB's \
+                     line reader (grub_file_getline) does; a quote it leaves open runs on \
+                     into the next lines"
+                ),
+            );
+        }
         let mut parser = Parser::new(src);
         let mut ret = ERR_NONE;
         while !self.halted() {

@@ -122,6 +122,8 @@ pub struct Source {
     numbers: Vec<u32>,
     /// Lines dropped for being longer than the limit: (line, length).
     pub long_lines: Vec<(u32, usize)>,
+    /// Lines cut at a NUL byte: (line, byte column of the NUL, 1-based).
+    pub nul_lines: Vec<(u32, usize)>,
 }
 
 impl Source {
@@ -131,7 +133,10 @@ impl Source {
         for (n, line) in raw.split('\n').enumerate() {
             let number = u32::try_from(n).unwrap_or(u32::MAX).saturating_add(1);
             let line = match line.find('\0') {
-                Some(i) => line.get(..i).unwrap_or(""),
+                Some(i) => {
+                    src.nul_lines.push((number, i.saturating_add(1)));
+                    line.get(..i).unwrap_or("")
+                }
                 None => line,
             };
             if line.starts_with('#') {
@@ -676,6 +681,7 @@ mod tests {
     fn nul_cuts_line_and_long_lines_dropped() {
         let src = Source::new("ab\0cd\nxxxxxxxxxxxxxxxx\nok\n", 8);
         assert_eq!(src.long_lines, vec![(2, 16)]);
+        assert_eq!(src.nul_lines, vec![(1, 3)]);
         let mut lx = Lexer::new(&src);
         assert!(matches!(lx.next_token().kind, TokKind::Word(ref w) if w.raw == "ab"));
     }
