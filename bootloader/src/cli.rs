@@ -326,10 +326,10 @@ pub fn main() -> ExitCode {
     crate::log::set_stderr(src.verbose || real_boot);
     let inputs = src.read();
     for w in &inputs.warnings {
-        eprintln!("leapboot: warning: {w}");
+        crate::errln!("leapboot: warning: {w}");
     }
     for u in &inputs.unreadable {
-        eprintln!("leapboot: {u}");
+        crate::errln!("leapboot: {u}");
     }
     let unreadable = !inputs.unreadable.is_empty();
     let not_read = inputs.unreadable.len();
@@ -390,7 +390,7 @@ fn boot(
                 Some(i) => i,
                 None => {
                     let ids: Vec<&str> = menu.entries.iter().map(|e| e.id.as_str()).collect();
-                    eprintln!(
+                    crate::errln!(
                         "leapboot: no entry matches '{p}' (the entries: {})",
                         if ids.is_empty() {
                             "none".to_string()
@@ -420,35 +420,35 @@ fn boot(
     let h = match handoff::prepare(e, volumes, &settings, &handoff::BootOptions::default()) {
         Ok(h) => h,
         Err(err) => {
-            eprintln!("leapboot: {err}");
+            crate::errln!("leapboot: {err}");
             return EXIT_PROBLEMS;
         }
     };
     if dry_run {
         for l in &h.summary {
-            println!("{l}");
+            crate::outln!("{l}");
         }
         return 0;
     }
-    eprintln!("leapboot: {}", handoff::execute(&h));
+    crate::errln!("leapboot: {}", handoff::execute(&h));
     EXIT_PROBLEMS
 }
 
 /// Why there is no default to boot: no entries at all, or none that can boot.
 fn nothing_to_boot(menu: &Menu, volumes: &[Volume]) {
     if menu.entries.is_empty() {
-        eprintln!(
+        crate::errln!(
             "leapboot: no boot entries (volumes looked at: {})",
             looked_at(volumes)
         );
         return;
     }
-    eprintln!(
+    crate::errln!(
         "leapboot: no bootable entry among the {} found:",
         menu.entries.len()
     );
     for e in &menu.entries {
-        eprintln!(
+        crate::errln!(
             "leapboot:   '{}' cannot boot: {}",
             e.id,
             e.problem.as_deref().unwrap_or("-")
@@ -473,28 +473,28 @@ fn or_none<'a>(value: &'a str, none: &'a str) -> &'a str {
 
 fn print_list(menu: &Menu, volumes: &[Volume]) {
     if menu.entries.is_empty() {
-        println!(
+        crate::outln!(
             "no boot entries (volumes looked at: {})",
             looked_at(volumes)
         );
     }
     for (i, e) in menu.entries.iter().enumerate() {
         let mark = if Some(i) == menu.default { '*' } else { ' ' };
-        println!("{mark} {} [{}]", e.title, e.id);
-        println!(
+        crate::outln!("{mark} {} [{}]", e.title, e.id);
+        crate::outln!(
             "    source:  {}:{} on {} ({})",
             e.source.file,
             e.source.line,
             e.volume.device,
             e.kind.as_str()
         );
-        println!("    kernel:  {}", or_none(&e.kernel, "(none)"));
+        crate::outln!("    kernel:  {}", or_none(&e.kernel, "(none)"));
         for i in &e.initrds {
-            println!("    initrd:  {i}");
+            crate::outln!("    initrd:  {i}");
         }
-        println!("    cmdline: {}", or_none(&e.cmdline, "(empty)"));
+        crate::outln!("    cmdline: {}", or_none(&e.cmdline, "(empty)"));
         if let Some(p) = &e.problem {
-            println!("    problem: {p}");
+            crate::outln!("    problem: {p}");
         }
     }
 }
@@ -503,7 +503,7 @@ fn check(scans: &[VolumeScan], menu: &Menu, not_read: usize) -> u8 {
     let mut errors = 0;
     for s in scans {
         for d in &s.diagnostics {
-            println!("{}: {}: {d}", s.volume.device, d.severity.as_str());
+            crate::outln!("{}: {}: {d}", s.volume.device, d.severity.as_str());
             if d.severity == Severity::Error {
                 errors += 1;
             }
@@ -511,13 +511,16 @@ fn check(scans: &[VolumeScan], menu: &Menu, not_read: usize) -> u8 {
     }
     for e in &menu.entries {
         if let Some(p) = &e.problem {
-            println!(
+            crate::outln!(
                 "{}: warning: {}:{}: entry '{}' not bootable: {p}",
-                e.volume.device, e.source.file, e.source.line, e.id
+                e.volume.device,
+                e.source.file,
+                e.source.line,
+                e.id
             );
         }
     }
-    println!(
+    crate::outln!(
         "{} entries, {} bootable, {errors} error(s){}",
         menu.entries.len(),
         menu.entries.iter().filter(|e| e.bootable()).count(),

@@ -50,6 +50,8 @@ pub mod modules;
 #[forbid(unsafe_code)]
 pub mod phases;
 #[forbid(unsafe_code)]
+pub mod printable;
+#[forbid(unsafe_code)]
 pub mod settings;
 pub mod sys;
 #[forbid(unsafe_code)]

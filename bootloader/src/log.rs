@@ -122,7 +122,10 @@ pub fn set_stderr(on: bool) {
 
 /// Logs one line.
 pub fn log(area: Area, args: fmt::Arguments<'_>) {
+    // One call, one line: a newline or terminal control inside a title or path from a
+    // disk is shown as an escape, never obeyed and never a forged line of its own.
     let msg = args.to_string();
+    let msg = crate::printable::printable(&msg);
     let mut l = lock();
     for part in msg.lines() {
         let line = format!("{} leapboot: {}: {}", stamp(), area.as_str(), part);

@@ -386,3 +386,49 @@ fn empty_and_unreadable_images_are_told_apart() {
     );
     assert!(!r.err.contains("1 partition(s)"), "{r:?}");
 }
+
+/// Titles, ids and paths from a disk reach the terminal as visible escapes (issue 16):
+/// a GRUB title that would retitle the terminal, clear it, overwrite the line with CR
+/// and BS, forge a second line, or reorder text with a bidi override is shown escaped
+/// by `list`, `check` and the log (`-v`); `--json` keeps the title exact.
+#[test]
+fn terminal_controls_from_a_disk_are_shown_escaped() {
+    let d = dir("terminal-injection");
+    let title = "Evil\u{1b}]0;owned\u{7}\u{1b}[2J\rBS\u{8}\nleapboot: menu: * forged\u{202e}";
+    let cfg = format!("menuentry '{title}' {{\n linux /vmlinuz-\u{1b}[31m\n}}\n");
+    with_files(&d, &[("/boot/grub/grub.cfg", cfg.as_bytes())]);
+    for args in [
+        vec!["list", "-v", "--root", &s(&d)],
+        vec!["check", "-v", "--root", &s(&d)],
+    ] {
+        let r = leapboot(&args);
+        for (name, text) in [("stdout", &r.out), ("stderr", &r.err)] {
+            for bad in ['\u{1b}', '\u{7}', '\u{8}', '\r', '\u{202e}'] {
+                assert!(
+                    !text.contains(bad),
+                    "{args:?}: {name} carries {bad:?} raw:\n{text}"
+                );
+            }
+            assert!(
+                !text
+                    .lines()
+                    .any(|l| l.starts_with("leapboot: menu: * forged")),
+                "{args:?}: {name} has a forged line:\n{text}"
+            );
+        }
+        let all = format!("{}{}", r.out, r.err);
+        assert!(
+            all.contains(r"Evil\x1b]0;owned\x07\x1b[2JBS\x08\nleapboot: menu: * forged\u{202e}"),
+            "{args:?}: the title is not shown escaped:\n{all}"
+        );
+    }
+    // GRUB's line reader drops every CR (`grub_file_getline`); the rest is exact.
+    let r = leapboot(&["list", "--json", "--root", &s(&d)]);
+    let v: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(
+        v["entries"][0]["title"],
+        title.replace('\r', ""),
+        "{}",
+        r.out
+    );
+}

@@ -451,3 +451,27 @@ fn booting_record_names_everything() {
     let text = lines.join("\n");
     check("booting_record", &(text + "\n"));
 }
+
+/// A title carrying terminal controls is drawn with them as visible escapes, and no
+/// cell of the screen holds a control character (issue 16).
+#[test]
+fn terminal_controls_in_a_title_are_drawn_escaped() {
+    let mut m = menu();
+    m.entries[0].title = "Evil\u{1b}]0;owned\u{7}\u{1b}[2J".into();
+    let mut s = MenuState::new(Pid1Policy::new(&Settings::default()), -1);
+    s.update(Update::Menu {
+        menu: m,
+        pending: vec![],
+        volumes: volumes(),
+    });
+    s.update(Update::Settled);
+    let (text, buf) = screen(&s, 132, 43, Caps::FULL);
+    assert!(text.contains(r"Evil\x1b]0;owned\x07\x1b[2J"), "{text}");
+    for cell in buf.content() {
+        assert!(
+            !cell.symbol().contains(char::is_control),
+            "a cell holds {:?}",
+            cell.symbol()
+        );
+    }
+}

@@ -143,12 +143,12 @@ impl Out {
     /// A plan line on stdout.
     fn say(&self, line: impl AsRef<str>) {
         if !self.quiet {
-            println!("leapboot: reboot: {}", line.as_ref());
+            crate::outln!("leapboot: reboot: {}", line.as_ref());
         }
     }
     /// A problem on stderr.
     fn problem(&self, line: impl AsRef<str>) {
-        eprintln!("leapboot: {}", line.as_ref());
+        crate::errln!("leapboot: {}", line.as_ref());
     }
 }
 
@@ -920,7 +920,7 @@ fn run(sel: &Select, mode: Mode, dry_run: bool, now: bool, fallback: bool) -> u8
     };
     for l in &h.summary {
         if !sel.quiet {
-            println!("leapboot: kexec: handoff: {l}");
+            crate::outln!("leapboot: kexec: handoff: {l}");
         }
     }
     // Lockdown as this system reports it (the probe reads it under the system root).
@@ -1191,7 +1191,7 @@ pub fn status(a: &StatusArgs) -> u8 {
         firmware_marker: state::firmware_marker(&sys),
     };
     for l in state::status_lines(&inputs) {
-        println!("{l}");
+        crate::outln!("{l}");
     }
     0
 }

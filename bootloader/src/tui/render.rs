@@ -10,6 +10,7 @@
 //! every write is clipped to the area.
 
 use super::state::{Countdown, Editor, LogView, MenuState, Mode, PasswordPrompt, Row};
+use crate::printable::printable;
 use leapboot_menus::Entry;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
@@ -139,7 +140,9 @@ impl Look {
     }
 }
 
-/// Writes `text` at (x, y), clipped to `area`'s right edge and `max` columns.
+/// Writes `text` at (x, y), clipped to `area`'s right edge and `max` columns, with
+/// terminal controls from disks shown as escapes ([`printable`]; ratatui would drop
+/// them unseen).
 fn put(buf: &mut Buffer, area: Rect, x: u16, y: u16, text: &str, max: usize, style: Style) {
     if y < area.top() || y >= area.bottom() || x < area.left() || x >= area.right() {
         return;
@@ -148,7 +151,7 @@ fn put(buf: &mut Buffer, area: Rect, x: u16, y: u16, text: &str, max: usize, sty
     if room == 0 || !buf.area.contains(Position { x, y }) {
         return;
     }
-    buf.set_stringn(x, y, text, room, style);
+    buf.set_stringn(x, y, printable(text), room, style);
 }
 
 /// Fills a whole row of `area` with `style`.
