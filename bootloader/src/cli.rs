@@ -30,7 +30,8 @@ pub const EXIT_UNREADABLE: u8 = 2;
 pub const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  success
-  1  check: the configs have errors; boot: the entry cannot boot, or booting failed
+  1  check: the configs have errors, or a partition table was read around damage;
+     boot: the entry cannot boot, or booting failed
   2  usage error, or a path given that cannot be opened, read or understood (each is
      named on stderr with the reason); without --root and --disk: no disk could be read";
 
@@ -108,6 +109,9 @@ struct Inputs {
     unreadable: Vec<String>,
     /// Disks found (not named) that could not be opened while others could.
     warnings: Vec<String>,
+    /// Partition tables read around damage (a backup GPT, a cut extended chain):
+    /// warnings that make `check` fail.
+    damage: Vec<String>,
 }
 
 /// Where to look when the user named nothing.
@@ -180,6 +184,7 @@ impl Source {
             ));
         }
         inputs.warnings.extend(stacked.problems);
+        inputs.damage.extend(stacked.damage);
         inputs.volumes.extend(stacked.volumes);
         if self.root.is_empty() && self.disk.is_empty() {
             // An installed system: its mounted boot volumes; else (an initramfs, a
@@ -211,6 +216,7 @@ impl Source {
         }
         let stacked = together.stacked_volumes();
         inputs.volumes.extend(stacked.volumes);
+        inputs.damage.extend(stacked.damage);
         cannot.extend(stacked.problems);
         if !inputs.volumes.is_empty() {
             inputs.warnings = cannot;
@@ -325,7 +331,7 @@ pub fn main() -> ExitCode {
     let real_boot = matches!(cli.command, Command::Boot { dry_run: false, .. });
     crate::log::set_stderr(src.verbose || real_boot);
     let inputs = src.read();
-    for w in &inputs.warnings {
+    for w in inputs.warnings.iter().chain(&inputs.damage) {
         crate::errln!("leapboot: warning: {w}");
     }
     for u in &inputs.unreadable {
@@ -333,6 +339,7 @@ pub fn main() -> ExitCode {
     }
     let unreadable = !inputs.unreadable.is_empty();
     let not_read = inputs.unreadable.len();
+    let damaged = inputs.damage.len();
     let volumes = inputs.volumes;
     if unreadable && matches!(cli.command, Command::Boot { .. }) {
         // Booting something else than what was asked about would surprise.
@@ -351,7 +358,7 @@ pub fn main() -> ExitCode {
             }
             0
         }
-        Command::Check { .. } => check(&scans, &menu, not_read),
+        Command::Check { .. } => check(&scans, &menu, not_read, damaged),
         Command::Boot {
             entry,
             append,
@@ -499,7 +506,9 @@ fn print_list(menu: &Menu, volumes: &[Volume]) {
     }
 }
 
-fn check(scans: &[VolumeScan], menu: &Menu, not_read: usize) -> u8 {
+/// `check`: every diagnostic and unbootable entry, then a summary; exit 1 when a
+/// config has errors or a partition table was read around damage.
+fn check(scans: &[VolumeScan], menu: &Menu, not_read: usize, damaged: usize) -> u8 {
     let mut errors = 0;
     for s in scans {
         for d in &s.diagnostics {
@@ -521,15 +530,23 @@ fn check(scans: &[VolumeScan], menu: &Menu, not_read: usize) -> u8 {
         }
     }
     crate::outln!(
-        "{} entries, {} bootable, {errors} error(s){}",
+        "{} entries, {} bootable, {errors} error(s){}{}",
         menu.entries.len(),
         menu.entries.iter().filter(|e| e.bootable()).count(),
+        match damaged {
+            0 => String::new(),
+            n => format!(", {n} damaged partition table(s) read around (see above)"),
+        },
         match not_read {
             0 => String::new(),
             n => format!("; {n} path(s) given could not be read (see above)"),
         }
     );
-    if errors > 0 { EXIT_PROBLEMS } else { 0 }
+    if errors > 0 || damaged > 0 {
+        EXIT_PROBLEMS
+    } else {
+        0
+    }
 }
 
 /// The version of the `list --json` shape: raised when a field changes meaning or

@@ -432,3 +432,33 @@ fn terminal_controls_from_a_disk_are_shown_escaped() {
         r.out
     );
 }
+
+/// A disk whose primary GPT header was wiped (issue 16, partial damage): its
+/// partitions are read from the backup header, as the UEFI spec says, and listed; the
+/// damage is a warning, and `check` fails on it.
+#[test]
+fn a_wiped_primary_gpt_is_read_from_its_backup_and_check_fails() {
+    let d = dir("gpt-wiped");
+    let img = d.join("disk.img");
+    let esp = Partition::esp(34)
+        .file("/vmlinuz", "kernel")
+        .file("/loader/entries/good.conf", "title Good\nlinux /vmlinuz\n");
+    DiskImage::gpt(40).partition(esp).write(&img).unwrap();
+    let mut bytes = std::fs::read(&img).unwrap();
+    bytes[512..1024].fill(0);
+    std::fs::write(&img, &bytes).unwrap();
+
+    let r = leapboot(&["list", "--disk", &s(&img)]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.out.contains("Good [good]"), "{r:?}");
+    assert!(
+        r.err.contains("warning: disk.img: GPT: no primary header at LBA 1; partitions read from the backup header"),
+        "{r:?}"
+    );
+    let r = leapboot(&["check", "--disk", &s(&img)]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.out.contains("1 damaged partition table(s) read around"),
+        "{r:?}"
+    );
+}

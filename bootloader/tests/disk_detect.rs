@@ -139,8 +139,39 @@ fn gpt_bad_primary_crc_falls_back_to_backup() {
     let mut img = vec![0u8; (8 * MIB) as usize];
     write_gpt(&mut img, &two_parts(), 128, 128);
     img[512 + 16] ^= 0xff; // primary header CRC
-    let parts = disk::partitions(&open(&img, "gpt-backup")).unwrap();
-    assert_eq!(parts.len(), 2);
+    let t = disk::read_table(&open(&img, "gpt-backup")).unwrap();
+    assert_eq!(t.parts.len(), 2);
+    assert_eq!(t.damage.len(), 1, "{:?}", t.damage);
+    assert!(
+        t.damage[0].contains("gpt-backup: GPT: primary header at LBA 1: CRC")
+            && t.damage[0].contains("read from the backup header at LBA 16383"),
+        "{:?}",
+        t.damage
+    );
+}
+
+/// The primary header wiped (its signature gone, as when the first sectors of a disk
+/// are overwritten): with the protective MBR still there, the backup header is read
+/// (UEFI 2.10, 5.3.2) and the damage reported; without a protective MBR, a backup
+/// header left at the end by an earlier GPT is not taken for the table.
+#[test]
+fn gpt_primary_wiped_is_read_from_the_backup_only_under_a_protective_mbr() {
+    let mut img = vec![0u8; (8 * MIB) as usize];
+    write_gpt(&mut img, &two_parts(), 128, 128);
+    img[512..1024].fill(0);
+    let t = disk::read_table(&open(&img, "gpt-wiped")).unwrap();
+    assert_eq!(t.parts.len(), 2);
+    assert_eq!(t.parts[1].offset, 4096 * 512);
+    assert!(
+        t.damage.len() == 1 && t.damage[0].contains("no primary header at LBA 1"),
+        "{:?}",
+        t.damage
+    );
+    img[0..512].fill(0);
+    let t = disk::read_table(&open(&img, "gpt-stale")).unwrap();
+    assert_eq!(t.parts.len(), 1);
+    assert_eq!(t.parts[0].scheme, Scheme::Whole);
+    assert!(t.damage.is_empty());
 }
 
 #[test]
@@ -161,8 +192,13 @@ fn gpt_entry_array_crc_mismatch_detected() {
     let mut img = vec![0u8; (8 * MIB) as usize];
     write_gpt(&mut img, &two_parts(), 128, 128);
     img[1024 + 40] ^= 0x01; // primary entries changed, CRC stale; backup intact
-    let parts = disk::partitions(&open(&img, "gpt-entries")).unwrap();
-    assert_eq!(parts[0].offset, 2048 * 512, "backup entries must be used");
+    let t = disk::read_table(&open(&img, "gpt-entries")).unwrap();
+    assert_eq!(t.parts[0].offset, 2048 * 512, "backup entries must be used");
+    assert!(
+        t.damage[0].contains("entry array at LBA 2"),
+        "{:?}",
+        t.damage
+    );
 }
 
 #[test]
@@ -226,8 +262,11 @@ fn mbr_primary_and_logical() {
     assert!(parts.iter().all(|p| p.scheme == Scheme::Mbr));
 }
 
+/// A broken link in the extended-partition chain loses only what lies behind it: the
+/// primaries and the logical partitions before the break are kept, and the break is
+/// reported.
 #[test]
-fn mbr_extended_chain_loop_is_an_error() {
+fn mbr_extended_chain_loop_keeps_what_was_read() {
     let mut img = vec![0u8; (8 * MIB) as usize];
     mbr_entry(&mut img, 0, 0, 0x05, 4096, 8192);
     mbr_entry(&mut img, 4096 * 512, 0, 0x83, 2048, 1024);
@@ -241,10 +280,27 @@ fn mbr_extended_chain_loop_is_an_error() {
     mbr_entry(&mut img2, 4096 * 512, 1, 0x05, 4096, 4096);
     mbr_entry(&mut img2, 8192 * 512, 0, 0x83, 2048, 1024);
     mbr_entry(&mut img2, 8192 * 512, 1, 0x05, 1, 4096); // ext+1 <= 8192: goes backwards
-    let err = disk::partitions(&open(&img2, "mbr-loop"))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("loops back"), "{err}");
+    mbr_entry(&mut img2, 0, 1, 0xef, 2048, 2048);
+    let t = disk::read_table(&open(&img2, "mbr-loop")).unwrap();
+    let got: Vec<_> = t.parts.iter().map(|p| (p.number, p.offset / 512)).collect();
+    assert_eq!(got, [(2, 2048), (5, 6144), (6, 10240)]);
+    assert_eq!(t.damage.len(), 1);
+    assert!(
+        t.damage[0].contains("mbr-loop: MBR: extended boot record chain loops back to sector 4097")
+            && t.damage[0].contains("from 7 on"),
+        "{:?}",
+        t.damage
+    );
+    // An EBR without its signature ends the chain the same way.
+    let mut img3 = img2.clone();
+    img3[8192 * 512 + 510] = 0;
+    let t = disk::read_table(&open(&img3, "mbr-nosig")).unwrap();
+    assert_eq!(t.parts.len(), 2);
+    assert!(
+        t.damage[0].contains("sector 8192 has no 55aa signature"),
+        "{:?}",
+        t.damage
+    );
 }
 
 #[test]

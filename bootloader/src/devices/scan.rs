@@ -41,6 +41,8 @@ pub struct DiskScan {
     pub members: Vec<Member>,
     /// For an assembled device, the members it is read from (empty for a disk).
     pub from: Vec<Member>,
+    /// Damage to its partition table that was read around ([`disk::Table::damage`]).
+    pub damage: Vec<String>,
 }
 
 /// Opens `path` as a disk, reads its partition table and probes each partition,
@@ -78,6 +80,7 @@ fn scan_disk(disk: Disk, log: bool) -> Option<DiskScan> {
             parts: Vec::new(),
             members: Vec::new(),
             from: Vec::new(),
+            damage: Vec::new(),
         });
     }
     // A whole disk that is an md member: with metadata 1.0 or 0.90 the array's own
@@ -95,10 +98,11 @@ fn scan_disk(disk: Disk, log: bool) -> Option<DiskScan> {
             parts: Vec::new(),
             members: vec![*m],
             from: Vec::new(),
+            damage: Vec::new(),
         });
     }
-    let parts = match contain(&name, || disk::partitions(&disk)) {
-        Ok(Ok(p)) => p,
+    let table = match contain(&name, || disk::read_table(&disk)) {
+        Ok(Ok(t)) => t,
         Ok(Err(e)) => {
             say(Area::Disk, format!("{e}; disk skipped"));
             return None;
@@ -108,6 +112,10 @@ fn scan_disk(disk: Disk, log: bool) -> Option<DiskScan> {
             return None;
         }
     };
+    for d in &table.damage {
+        say(Area::Disk, d.clone());
+    }
+    let parts = table.parts;
     let layout = match parts.first().map(|p| p.scheme) {
         Some(Scheme::Gpt) => format!("GPT, {} partition(s)", parts.len()),
         Some(Scheme::Mbr) => format!("MBR, {} partition(s)", parts.len()),
@@ -185,6 +193,7 @@ fn scan_disk(disk: Disk, log: bool) -> Option<DiskScan> {
         parts: out,
         members,
         from: Vec::new(),
+        damage: table.damage,
     })
 }
 
@@ -337,6 +346,8 @@ pub struct StackedVolumes {
     pub problems: Vec<String>,
     /// The disks (paths given) whose members gave a volume.
     pub used: Vec<std::path::PathBuf>,
+    /// Partition tables read around damage, on the disks and the assembled devices.
+    pub damage: Vec<String>,
 }
 
 impl Together {
@@ -365,6 +376,11 @@ impl Together {
         let (devices, problems) = stacked(&scans, true);
         let mut out = StackedVolumes {
             problems,
+            damage: scans
+                .iter()
+                .chain(&devices)
+                .flat_map(|s| s.damage.iter().cloned())
+                .collect(),
             ..StackedVolumes::default()
         };
         for d in &devices {

@@ -13,7 +13,7 @@
 //! partition LBAs likewise. The `gpt` crate is told the same size
 //! (`LogicalBlockSize::Lb512` or `Lb4096`, the two it reads).
 
-use super::{Disk, DiskError, Partition, Scheme};
+use super::{Disk, DiskError, Partition, Scheme, Table};
 use leapboot_menus::VolumeRole;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
@@ -112,7 +112,7 @@ fn check_header(disk: &Disk, lba: u64) -> Result<bool, String> {
 }
 
 /// Reads the GPT, or `Ok(None)` when the disk has none.
-pub fn read(disk: &Disk) -> Result<Option<Vec<Partition>>, DiskError> {
+pub fn read(disk: &Disk) -> Result<Option<Table>, DiskError> {
     let corrupt = |reason: String| DiskError::Corrupt {
         device: disk.name.clone(),
         table: "GPT",
@@ -126,11 +126,29 @@ pub fn read(disk: &Disk) -> Result<Option<Vec<Partition>>, DiskError> {
     disk.read_vec(sector, sector as usize)?;
     let primary = check_header(disk, 1);
     let last = disk.size / sector - 1;
+    let mut damage = Vec::new();
     let hide_primary = match primary {
         Ok(true) => false,
+        // No primary header at all: a GPT disk (protective MBR) whose first sectors
+        // were overwritten still has its backup (UEFI 2.10, 5.3.2: use it when the
+        // primary is invalid). Without a protective MBR a stray backup header left by
+        // an earlier GPT must not win over the MBR now on the disk.
+        Ok(false) if super::mbr::is_protective(disk) && check_header(disk, last) == Ok(true) => {
+            damage.push(format!(
+                "{}: GPT: no primary header at LBA 1; partitions read from the backup header at LBA {last}",
+                disk.name
+            ));
+            true
+        }
         Ok(false) => return Ok(None),
         Err(primary_reason) => match check_header(disk, last) {
-            Ok(true) => true,
+            Ok(true) => {
+                damage.push(format!(
+                    "{}: GPT: primary {primary_reason}; partitions read from the backup header at LBA {last}",
+                    disk.name
+                ));
+                true
+            }
             Ok(false) => return Err(corrupt(format!("{primary_reason}; no backup header"))),
             Err(backup_reason) => {
                 return Err(corrupt(format!(
@@ -188,7 +206,7 @@ pub fn read(disk: &Disk) -> Result<Option<Vec<Partition>>, DiskError> {
             scheme: Scheme::Gpt,
         });
     }
-    Ok(Some(out))
+    Ok(Some(Table { parts: out, damage }))
 }
 
 /// The disk as the `gpt` crate sees it: read-only, optionally with LBA 1 (bytes

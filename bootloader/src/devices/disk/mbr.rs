@@ -6,7 +6,7 @@
 //! whatever the sector size; their start and length fields count the disk's logical
 //! sectors ([`Disk::sector_size`]), 4096 bytes each on a 4Kn disk.
 
-use super::{DEFAULT_SECTOR_SIZE, Disk, DiskError, Partition, SECTOR_SIZE_4KN, Scheme};
+use super::{DEFAULT_SECTOR_SIZE, Disk, DiskError, Partition, SECTOR_SIZE_4KN, Scheme, Table};
 use leapboot_menus::VolumeRole;
 
 /// Most logical partitions followed in an extended partition chain (a loop guard).
@@ -109,9 +109,17 @@ pub fn probe_sector_size(disk: &Disk) -> Option<u64> {
     None
 }
 
+/// True when sector 0 is an MBR with a protective (0xEE) entry: the disk is GPT.
+pub fn is_protective(disk: &Disk) -> bool {
+    matches!(table_sector(disk), Ok(Some(s0)) if entries(&s0).iter().any(|e| e.kind == 0xee))
+}
+
 /// Reads the MBR, or `Ok(None)` when sector 0 has no MBR signature, holds a FAT or
-/// NTFS boot sector rather than a partition table, or is a GPT protective MBR.
-pub fn read(disk: &Disk) -> Result<Option<Vec<Partition>>, DiskError> {
+/// NTFS boot sector rather than a partition table, or is a GPT protective MBR. A
+/// broken extended-partition chain (an EBR without its signature, a link that points
+/// back) ends the logical partitions there: those read before it are kept, with the
+/// primaries, and the break is reported as damage.
+pub fn read(disk: &Disk) -> Result<Option<Table>, DiskError> {
     let Some(s0) = table_sector(disk)? else {
         return Ok(None);
     };
@@ -122,6 +130,7 @@ pub fn read(disk: &Disk) -> Result<Option<Vec<Partition>>, DiskError> {
     let sector = disk.sector_size();
     let disk_sectors = disk.size / sector;
     let mut out = Vec::new();
+    let mut damage = Vec::new();
     let push = |number: u32, kind: u8, start: u64, sectors: u64, out: &mut Vec<Partition>| {
         if sectors == 0 || start == 0 || start.saturating_add(sectors) > disk_sectors {
             return;
@@ -156,11 +165,12 @@ pub fn read(disk: &Disk) -> Result<Option<Vec<Partition>>, DiskError> {
             }
             let s = disk.read_vec(ebr * sector, RECORD)?;
             if s[510] != 0x55 || s[511] != 0xaa {
-                return Err(DiskError::Corrupt {
-                    device: disk.name.clone(),
-                    table: "MBR",
-                    reason: format!("extended boot record at sector {ebr} has no 55aa signature"),
-                });
+                damage.push(format!(
+                    "{}: MBR: extended boot record at sector {ebr} has no 55aa signature; \
+                     logical partitions from {number} on are not read",
+                    disk.name
+                ));
+                break;
             }
             let [logical, next, ..] = entries(&s);
             if logical.kind != 0 {
@@ -178,14 +188,15 @@ pub fn read(disk: &Disk) -> Result<Option<Vec<Partition>>, DiskError> {
             }
             let following = ext_start + next.start;
             if following <= ebr {
-                return Err(DiskError::Corrupt {
-                    device: disk.name.clone(),
-                    table: "MBR",
-                    reason: format!("extended boot record chain loops back to sector {following}"),
-                });
+                damage.push(format!(
+                    "{}: MBR: extended boot record chain loops back to sector {following}; \
+                     logical partitions from {number} on are not read",
+                    disk.name
+                ));
+                break;
             }
             ebr = following;
         }
     }
-    Ok(Some(out))
+    Ok(Some(Table { parts: out, damage }))
 }

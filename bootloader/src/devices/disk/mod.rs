@@ -425,17 +425,43 @@ impl Partition {
     }
 }
 
+/// A partition table as read: its partitions, and the damage worked around on the
+/// way (a primary GPT replaced by its backup, an extended-partition chain cut short),
+/// each a line naming where and what.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    /// The partitions (or the whole disk).
+    pub parts: Vec<Partition>,
+    /// Damage that did not stop the table from being read.
+    pub damage: Vec<String>,
+}
+
 /// Reads the partition table: GPT first (a protective MBR points there), then MBR.
 /// A disk with neither gives one whole-disk "partition" so a filesystem made on the
-/// bare disk is still found. A corrupt table is an error, not an empty list.
+/// bare disk is still found. A table that cannot be read at all is an error; damage
+/// around which some of it could be read is reported in [`Table::damage`] with what
+/// was read (the UEFI spec's backup GPT; the logical partitions before a broken link).
+pub fn read_table(disk: &Disk) -> Result<Table, DiskError> {
+    if let Some(t) = gpt::read(disk)? {
+        return Ok(t);
+    }
+    if let Some(t) = mbr::read(disk)? {
+        return Ok(t);
+    }
+    Ok(Table {
+        parts: whole(disk),
+        damage: Vec::new(),
+    })
+}
+
+/// [`read_table`]'s partitions.
 pub fn partitions(disk: &Disk) -> Result<Vec<Partition>, DiskError> {
-    if let Some(parts) = gpt::read(disk)? {
-        return Ok(parts);
-    }
-    if let Some(parts) = mbr::read(disk)? {
-        return Ok(parts);
-    }
-    Ok(vec![Partition {
+    read_table(disk).map(|t| t.parts)
+}
+
+/// The whole disk as its one "partition".
+fn whole(disk: &Disk) -> Vec<Partition> {
+    vec![Partition {
         number: 0,
         offset: 0,
         len: disk.size,
@@ -443,5 +469,5 @@ pub fn partitions(disk: &Disk) -> Result<Vec<Partition>, DiskError> {
         type_name: "none".into(),
         name: None,
         scheme: Scheme::Whole,
-    }])
+    }]
 }
