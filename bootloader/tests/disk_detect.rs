@@ -46,7 +46,7 @@ fn write_gpt(img: &mut [u8], parts: &[GptPart], count: u32, entry_size: u32) {
         let e = &mut entries[i * entry_size as usize..];
         e[0..16].copy_from_slice(&guid_bytes(p.type_guid));
         e[16..32].copy_from_slice(&guid_bytes("01234567-89ab-cdef-0123-456789abcdef"));
-        e[16] = i as u8 + 1;
+        e[16..18].copy_from_slice(&(i as u16 + 1).to_le_bytes());
         e[32..40].copy_from_slice(&p.first.to_le_bytes());
         e[40..48].copy_from_slice(&p.last.to_le_bytes());
         for (j, c) in p.name.encode_utf16().enumerate() {
@@ -850,4 +850,37 @@ fn counting_renames_on_a_4kn_esp() {
         .expect("mdir");
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(listing.contains("fourkn+2-1.conf"), "{listing}");
+}
+
+/// A GPT listing one FAT filesystem 1024 times (issue 16, class 5): the partitions
+/// that start where an earlier one starts are read once and listed once, so the work
+/// is one volume's, not 1024.
+#[test]
+fn partitions_aliasing_one_filesystem_are_read_once() {
+    let fat = tmp("alias-fat.img");
+    mkfs_fat(&fat);
+    let fat_bytes = std::fs::read(&fat).unwrap();
+    let mut img = vec![0u8; (48 * MIB) as usize];
+    img[(MIB as usize)..(MIB as usize) + fat_bytes.len()].copy_from_slice(&fat_bytes);
+    let last = 2048 + fat_bytes.len() as u64 / 512 - 1;
+    let parts: Vec<GptPart> = (0..1024)
+        .map(|_| GptPart {
+            type_guid: "c12a7328-f81f-11d2-ba4b-00a0c93ec93b",
+            first: 2048,
+            last,
+            name: "ESP",
+        })
+        .collect();
+    write_gpt(&mut img, &parts, 1024, 128);
+    let path = tmp("alias.img");
+    std::fs::write(&path, &img).unwrap();
+    assert_eq!(
+        disk::partitions(&Disk::open(&path, "alias").unwrap())
+            .unwrap()
+            .len(),
+        1024
+    );
+    let volumes = leapboot::devices::scan::disk_volumes(&path, "alias");
+    assert_eq!(volumes.len(), 1);
+    assert_eq!(volumes[0].info.device, "alias1");
 }

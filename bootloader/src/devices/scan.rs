@@ -131,8 +131,22 @@ fn scan_disk(disk: Disk, log: bool) -> Option<DiskScan> {
     );
     let mut out = Vec::new();
     let mut members = Vec::new();
+    // Partitions that start where an earlier one starts hold the same filesystem (a
+    // hostile table can list one range hundreds of times): read once, listed once.
+    let mut starts: std::collections::BTreeMap<u64, String> = std::collections::BTreeMap::new();
     for part in parts {
         let dev = part.display_name(&name);
+        if let Some(first) = starts.get(&part.offset) {
+            say(
+                Area::Volume,
+                format!(
+                    "{dev}: starts where {first} starts (byte {}): read once, as {first}",
+                    part.offset
+                ),
+            );
+            continue;
+        }
+        starts.insert(part.offset, dev.clone());
         match contain(&dev, || stack::probe(&disk, &dev, part.offset, part.len)) {
             Ok(Ok(Some(found))) => {
                 say(Area::Volume, format!("{dev}: {}", found.describe()));
