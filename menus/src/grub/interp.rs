@@ -344,7 +344,11 @@ pub struct Interp<'v> {
     dropped_diags: usize,
     once: HashSet<String>,
     /// Environment files as `save_env` left them, so later reads see the change.
-    pub(super) env_files: HashMap<(usize, String), Vec<u8>>,
+    /// Environment files as `save_env` left them in this scan. Shared, not copied,
+    /// when a menu entry or submenu is evaluated on a copy of the state (each entry
+    /// sees the files as they were before it): a config with thousands of entries
+    /// and a megabyte environment file costs no megabyte per entry.
+    pub(super) env_files: HashMap<(usize, String), Rc<Vec<u8>>>,
     pub(super) writes: Vec<EnvWrite>,
     /// Set while an entry body runs.
     pub(super) plan: Option<BootPlan>,
@@ -1340,7 +1344,7 @@ impl<'v> Interp<'v> {
     /// Reads a whole file (through environment edits made earlier in the scan).
     pub(super) fn read_file(&mut self, f: &FileRef) -> Result<Vec<u8>, String> {
         let data = match self.env_files.get(&(f.volume, f.path.clone())) {
-            Some(data) => data.clone(),
+            Some(data) => data.as_ref().clone(),
             None => {
                 let fs = self
                     .fs(f.volume)
@@ -1421,7 +1425,7 @@ impl<'v> Interp<'v> {
             .collect();
         blk.apply(&changes).map_err(|e| e.to_string())?;
         self.env_files
-            .insert((f.volume, f.path.clone()), blk.as_bytes().to_vec());
+            .insert((f.volume, f.path.clone()), Rc::new(blk.as_bytes().to_vec()));
         let write = EnvWrite {
             volume: self.volume_ref(f.volume),
             path: f.path.clone(),
