@@ -10,6 +10,7 @@ use crate::grub::GrubScan;
 use crate::grub::default::GrubTimeout;
 use crate::grub::grubenv::EnvWrite;
 use crate::scan::VolumeScan;
+use std::collections::HashSet;
 
 /// Which rung of the default ladder chose the default.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +82,28 @@ fn is_bls_kind(e: &Entry) -> bool {
     matches!(e.kind, EntryKind::Bls | EntryKind::Uki)
 }
 
+/// What [`Entry::same_boot`] compares, borrowed, as a set key.
+#[derive(PartialEq, Eq, Hash)]
+struct BootKey<'a> {
+    uuid: Option<&'a str>,
+    device: &'a str,
+    kernel: &'a str,
+    initrds: &'a [String],
+    cmdline: &'a str,
+}
+
+impl<'a> BootKey<'a> {
+    fn of(e: &'a Entry) -> BootKey<'a> {
+        BootKey {
+            uuid: e.volume.uuid.as_deref(),
+            device: &e.volume.device,
+            kernel: &e.kernel,
+            initrds: &e.initrds,
+            cmdline: &e.cmdline,
+        }
+    }
+}
+
 impl Menu {
     /// Merges the scans of every volume, orders, and picks the default.
     /// `setting_default` is the `default` setting glob, if any.
@@ -104,6 +127,9 @@ impl Menu {
         };
         let mut bls_entries: Vec<Entry> = Vec::new();
         let mut others: Vec<Entry> = Vec::new();
+        // What each kept entry boots, to drop a second one that boots the same (looked
+        // up, not compared with every kept entry: thousands of entries stay cheap).
+        let mut booting: HashSet<BootKey<'_>> = HashSet::new();
         for scan in scans {
             for e in &scan.entries {
                 if e.kind == EntryKind::Grub || read_by_grub(e) {
@@ -112,7 +138,7 @@ impl Menu {
                 if is_bls_kind(e) {
                     // Every BLS file and UKI is its own entry, as in systemd-boot.
                     bls_entries.push(e.clone());
-                } else if !others.iter().any(|o| o.same_boot(e)) {
+                } else if booting.insert(BootKey::of(e)) {
                     others.push(e.clone());
                 }
             }

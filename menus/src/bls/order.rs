@@ -131,18 +131,17 @@ pub fn unique_titles(entries: &mut [Entry]) {
     }
 }
 
-/// For each entry, whether it is bootable and another bootable entry has its title.
+/// For each entry, whether it is bootable and another bootable entry has its title:
+/// the bootable titles counted once, so the cost grows with the number of entries,
+/// not with its square (a disk can hold thousands).
 fn clashing_titles(entries: &[Entry]) -> Vec<bool> {
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for e in entries.iter().filter(|e| e.bootable()) {
+        *counts.entry(e.title.as_str()).or_default() += 1;
+    }
     entries
         .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            e.bootable()
-                && entries
-                    .iter()
-                    .enumerate()
-                    .any(|(k, o)| k != i && o.bootable() && o.title == e.title)
-        })
+        .map(|e| e.bootable() && counts.get(e.title.as_str()).is_some_and(|&n| n > 1))
         .collect()
 }
 
