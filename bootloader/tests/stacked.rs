@@ -16,9 +16,9 @@
 
 use leapboot::devices::disk::{self, Disk};
 use leapboot::devices::scan::Together;
-use leapboot::devices::stack::lvm;
 use leapboot_qemu::fixtures::{self, StackedImages};
-use std::io::{Read, Seek, SeekFrom, Write};
+use leapboot_qemu::hostile::{self, LvmMetadata};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -144,17 +144,11 @@ fn partition_offset(img: &Path, n: u32) -> u64 {
 }
 
 fn read_at(img: &Path, at: u64, len: usize) -> Vec<u8> {
-    let mut f = std::fs::File::open(img).unwrap();
-    f.seek(SeekFrom::Start(at)).unwrap();
-    let mut b = vec![0u8; len];
-    f.read_exact(&mut b).unwrap();
-    b
+    hostile::read_at(img, at, len).unwrap()
 }
 
 fn write_at(img: &Path, at: u64, data: &[u8]) {
-    let mut f = std::fs::OpenOptions::new().write(true).open(img).unwrap();
-    f.seek(SeekFrom::Start(at)).unwrap();
-    f.write_all(data).unwrap();
+    hostile::write_at(img, at, data).unwrap();
 }
 
 // --- good layouts -------------------------------------------------------------------
@@ -331,73 +325,8 @@ fn luks_is_listed_as_encrypted_next_to_a_plain_partition() {
 
 // --- hostile copies ------------------------------------------------------------------
 
-/// The PV at `pv` (byte offset) of `img`: its first metadata area's header and text.
-struct Metadata {
-    img: PathBuf,
-    pv: u64,
-    area: lvm::Area,
-    header: Vec<u8>,
-    text: String,
-}
-
-fn metadata(img: &Path, pv: u64) -> Metadata {
-    let label = lvm::parse_label(&read_at(img, pv, lvm::LABEL_SCAN_BYTES))
-        .unwrap()
-        .unwrap();
-    let area = label.metadata_areas[0];
-    let header = read_at(img, pv + area.offset, 512);
-    let mda = lvm::parse_mda_header(&header, area).unwrap();
-    let locn = mda.locn.unwrap();
-    let mut text = Vec::new();
-    for (at, n) in lvm::text_ranges(&mda, &locn).unwrap() {
-        text.extend(read_at(img, pv + at, n as usize));
-    }
-    let text = String::from_utf8(text).unwrap();
-    Metadata {
-        img: img.to_path_buf(),
-        pv,
-        area,
-        header,
-        text: text.trim_end_matches('\0').to_string(),
-    }
-}
-
-impl Metadata {
-    /// Writes `text` (NUL-terminated, as LVM does) at `offset` within the area (the
-    /// current one when `None`), wrapping after the header as LVM's circular buffer
-    /// does, and points the header's `raw_locn` at it with both CRCs right.
-    fn write(&self, text: &str, offset: Option<u64>) {
-        let mut bytes = text.as_bytes().to_vec();
-        bytes.push(0);
-        let mut h = self.header.clone();
-        let offset = offset.unwrap_or_else(|| u64::from_le_bytes(h[40..48].try_into().unwrap()));
-        let size = u64::from_le_bytes(h[32..40].try_into().unwrap());
-        let first = (bytes.len() as u64).min(size - offset) as usize;
-        let start = self.pv + self.area.offset;
-        write_at(&self.img, start + offset, &bytes[..first]);
-        write_at(&self.img, start + 512, &bytes[first..]);
-        h[40..48].copy_from_slice(&offset.to_le_bytes());
-        h[48..56].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
-        h[56..60].copy_from_slice(&lvm::crc(&bytes).to_le_bytes());
-        let crc = lvm::crc(&h[4..512]);
-        h[0..4].copy_from_slice(&crc.to_le_bytes());
-        write_at(&self.img, start, &h);
-    }
-
-    /// The text with `from` replaced by `to` in the VG section (once; the seqno
-    /// raised so this copy wins over the other PV's).
-    fn edited(&self, from: &str, to: &str) -> String {
-        assert!(self.text.contains(from), "{from:?} not in the metadata");
-        let seqno = self
-            .text
-            .lines()
-            .find(|l| l.starts_with("seqno = "))
-            .unwrap()
-            .to_string();
-        self.text
-            .replacen(from, to, 1)
-            .replacen(&seqno, "seqno = 999", 1)
-    }
+fn metadata(img: &Path, pv: u64) -> LvmMetadata {
+    LvmMetadata::read(img, pv).unwrap()
 }
 
 /// Copies of both LVM disks and the LUKS disk (the good one that must still list).
@@ -418,7 +347,12 @@ fn lvm_metadata_that_does_not_parse_is_reported() {
     };
     let (_d, a, b, good) = lvm_copies(&im, "lvm-text");
     let m = metadata(&a, partition_offset(&a, 2));
-    m.write(&m.edited("logical_volumes {", "logical_volumes = {"), None);
+    m.write(
+        &m.edited("logical_volumes {", "logical_volumes = {")
+            .unwrap(),
+        None,
+    )
+    .unwrap();
     // The other PV's copy still describes the VG.
     let r = list(&["list", "--disk", s(&a), "--disk", s(&b), "--disk", s(&good)]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -440,17 +374,13 @@ fn lvm_metadata_that_does_not_parse_is_reported() {
     assert!(r.out.contains("[plain]"), "{}", r.out);
     assert!(r.err.contains("expected a value"), "{}", r.err);
     // Garbage under a right CRC, and a wrong CRC.
-    m.write(&"{[\"".repeat(5000), None);
+    m.write(&"{[\"".repeat(5000), None).unwrap();
     let r = list(&["list", "--disk", s(&a), "--disk", s(&good)]);
     assert!(
         r.out.contains("[plain]") && r.err.contains("lvm-a.img2: LVM metadata"),
         "{r:?}"
     );
-    let mut h = m.header.clone();
-    h[56] ^= 0xff;
-    let crc = lvm::crc(&h[4..512]);
-    h[0..4].copy_from_slice(&crc.to_le_bytes());
-    write_at(&a, m.pv + m.area.offset, &h);
+    m.break_text_crc().unwrap();
     let r = list(&["list", "--disk", s(&a), "--disk", s(&good)]);
     assert!(r.err.contains("metadata text: CRC is"), "{}", r.err);
 }
@@ -463,7 +393,8 @@ fn an_lv_past_the_end_of_its_pv_is_an_error_naming_it() {
     let (_d, a, b, good) = lvm_copies(&im, "lvm-past-end");
     let m = metadata(&a, partition_offset(&a, 2));
     // Past the extents the PV has.
-    m.write(&m.edited("\"pv0\", 0\n", "\"pv0\", 28\n"), None);
+    m.write(&m.edited("\"pv0\", 0\n", "\"pv0\", 28\n").unwrap(), None)
+        .unwrap();
     let r = list(&["list", "--disk", s(&a), "--disk", s(&b), "--disk", s(&good)]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
@@ -479,13 +410,12 @@ fn an_lv_past_the_end_of_its_pv_is_an_error_naming_it() {
     );
     // Past the end of the device, with a PV that claims more extents than it holds.
     m.write(
-        &m.edited("pe_count = 31", "pe_count = 9999").replacen(
-            "\"pv0\", 0\n",
-            "\"pv0\", 9000\n",
-            1,
-        ),
+        &m.edited("pe_count = 31", "pe_count = 9999")
+            .unwrap()
+            .replacen("\"pv0\", 0\n", "\"pv0\", 9000\n", 1),
         None,
-    );
+    )
+    .unwrap();
     let r = list(&["list", "--disk", s(&a), "--disk", s(&b), "--disk", s(&good)]);
     assert!(
         r.err.contains("LV root of VG debian-vg: maps bytes")
@@ -495,9 +425,11 @@ fn an_lv_past_the_end_of_its_pv_is_an_error_naming_it() {
     );
     // Absurd numbers overflow nothing.
     m.write(
-        &m.edited("extent_size = 8192", "extent_size = 9223372036854775807"),
+        &m.edited("extent_size = 8192", "extent_size = 9223372036854775807")
+            .unwrap(),
         None,
-    );
+    )
+    .unwrap();
     let r = list(&["list", "--disk", s(&a), "--disk", s(&b), "--disk", s(&good)]);
     assert!(r.out.contains("[plain]"), "{r:?}");
     assert!(
@@ -515,42 +447,17 @@ fn metadata_that_wraps_around_the_circular_buffer_is_read() {
     };
     let (_d, a, _, _) = lvm_copies(&im, "lvm-wrap");
     let m = metadata(&a, partition_offset(&a, 2));
-    let size = u64::from_le_bytes(m.header[32..40].try_into().unwrap());
     // 1000 bytes before the end of the area; the rest right after its header.
-    m.write(&m.text, Some(size - 1000));
-    let back = metadata(&a, m.pv);
+    m.write(&m.text, Some(m.area_size() - 1000)).unwrap();
+    let back = metadata(&a, partition_offset(&a, 2));
     assert_eq!(back.text, m.text);
     let r = list(&["list", "--disk", s(&a)]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.out.contains("Debian on LVM [debian-lvm]"), "{}", r.out);
 }
 
-/// The md 1.x checksum (`calc_sb_1_csum` in the kernel's md.c), written here again.
-fn md_v1_csum(sb: &[u8]) -> u32 {
-    let max_dev = u32::from_le_bytes(sb[220..224].try_into().unwrap()) as usize;
-    let len = 256 + 2 * max_dev;
-    let mut sum: u64 = 0;
-    for (i, w) in sb[..len].chunks(4).enumerate() {
-        if i == 54 {
-            continue;
-        }
-        sum += match w.len() {
-            4 => u64::from(u32::from_le_bytes(w.try_into().unwrap())),
-            2 => u64::from(u16::from_le_bytes(w.try_into().unwrap())),
-            _ => 0,
-        };
-    }
-    ((sum & 0xffff_ffff) + (sum >> 32)) as u32
-}
-
-/// Edits the 1.x superblock at `at` of `img` and fixes its checksum.
 fn edit_md_v1(img: &Path, at: u64, edit: impl FnOnce(&mut Vec<u8>)) {
-    let mut sb = read_at(img, at, 4096);
-    assert_eq!(&sb[..4], &0xa92b_4efcu32.to_le_bytes());
-    edit(&mut sb);
-    let csum = md_v1_csum(&sb);
-    sb[216..220].copy_from_slice(&csum.to_le_bytes());
-    write_at(img, at, &sb);
+    hostile::edit_md_v1(img, at, edit).unwrap();
 }
 
 #[test]
@@ -573,7 +480,7 @@ fn raid_superblocks_that_disagree_or_lie_are_reported() {
         .map(|d| disk::partitions(&d).unwrap())
         .unwrap()[1]
         .clone();
-    let at10 = ((p2.len / 512 - 16) & !7) * 512 + p2.offset;
+    let at10 = hostile::md_v10_superblock_at(p2.len) + p2.offset;
     edit_md_v1(&b, at10, |sb| {
         let events = u64::from_le_bytes(sb[200..208].try_into().unwrap());
         sb[200..208].copy_from_slice(&(events - 1).to_le_bytes());

@@ -19,6 +19,7 @@
 use leapboot::devices::disk::{self, Disk};
 use leapboot::devices::volume::{self, FsType, Volume, VolumeError};
 use leapboot_menus::{FileKind, FsError};
+use leapboot_qemu::hostile;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -599,63 +600,19 @@ fn xfs_hostile_images_fail_cleanly() {
         std::fs::copy(&good, &p).unwrap();
         p
     };
-    let patch = |img: &Path, at: u64, data: &[u8]| {
-        use std::os::unix::fs::FileExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(img)
-            .unwrap()
-            .write_all_at(data, at)
-            .unwrap();
-    };
-
     let img = copy("magic.img");
-    patch(&img, 0, b"XXXX");
+    hostile::write_at(&img, 0, b"XXXX").unwrap();
     assert!(open_image(&img).unwrap().is_none(), "no magic, no XFS");
 
     let img = copy("crc.img");
-    patch(&img, 108, b"Z"); // the label, without fixing the CRC
+    hostile::xfs_break_superblock_crc(&img).unwrap();
     let e = open_image(&img).unwrap_err().to_string();
     assert!(e.contains("corrupt xfs") && e.contains("checksum"), "{e}");
 
     // The B-tree-format directory's block-map leaf becomes a level-1 node whose
     // pointers all point at itself (its CRC made valid again).
     let img = copy("bmbt-loop.img");
-    let read_at = |at: u64, len: u64| {
-        use std::os::unix::fs::FileExt;
-        let mut buf = vec![0u8; len as usize];
-        std::fs::File::open(&img)
-            .unwrap()
-            .read_exact_at(&mut buf, at)
-            .unwrap();
-        buf
-    };
-    let sb = read_at(0, 512);
-    let bs = u64::from(u32::from_be_bytes(sb[4..8].try_into().unwrap()));
-    let agblocks = u64::from(u32::from_be_bytes(sb[84..88].try_into().unwrap()));
-    let agblklog = sb[124];
-    let ptrs = xfs_db(&img, &["path /dirs/big", "p u3.bmbt.ptrs"]);
-    let fsb: u64 = ptrs
-        .trim()
-        .rsplit(&['=', ' ', ':'][..])
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let at = ((fsb >> agblklog) * agblocks + (fsb & ((1 << agblklog) - 1))) * bs;
-    let mut blk = read_at(at, bs);
-    assert_eq!(&blk[0..4], b"BMA3");
-    blk[4..6].copy_from_slice(&1u16.to_be_bytes());
-    let maxrecs = (bs as usize - 72) / 16;
-    for i in 0..maxrecs {
-        let p = 72 + maxrecs * 8 + i * 8;
-        blk[p..p + 8].copy_from_slice(&fsb.to_be_bytes());
-    }
-    blk[6..8].copy_from_slice(&(maxrecs as u16).to_be_bytes());
-    blk[56..60].fill(0);
-    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(&blk);
-    blk[56..60].copy_from_slice(&crc.to_le_bytes());
-    patch(&img, at, &blk);
+    hostile::xfs_bmbt_self_loop(&img, "/dirs/big").unwrap();
     let v = volume_of(&img);
     let t = Instant::now();
     let e = v.fs.read_dir("/dirs/big").unwrap_err();
@@ -676,17 +633,7 @@ fn xfs_hostile_images_fail_cleanly() {
 
     // A block directory whose one extent claims 2^21 - 1 blocks.
     let img = copy("dir-extent.img");
-    run(
-        "xfs_db",
-        &[
-            "-x",
-            "-c",
-            "path /dirs/block",
-            "-c",
-            "write u3.bmx[0].blockcount 2097151",
-            img.to_str().unwrap(),
-        ],
-    );
+    hostile::xfs_set_inode_field(&img, "/dirs/block", "u3.bmx[0].blockcount", 2097151).unwrap();
     let v = volume_of(&img);
     let t = Instant::now();
     let r = v.fs.read_dir("/dirs/block");
@@ -696,17 +643,7 @@ fn xfs_hostile_images_fail_cleanly() {
 
     // A kernel that claims 2^62 bytes: refused before any allocation.
     let img = copy("size.img");
-    run(
-        "xfs_db",
-        &[
-            "-x",
-            "-c",
-            "path /boot/vmlinuz-6.1.0",
-            "-c",
-            "write core.size 4611686018427387904",
-            img.to_str().unwrap(),
-        ],
-    );
+    hostile::xfs_set_inode_field(&img, "/boot/vmlinuz-6.1.0", "core.size", 1 << 62).unwrap();
     let v = volume_of(&img);
     assert_eq!(v.fs.metadata("/boot/vmlinuz").unwrap().len, 1 << 62);
     let e = v.fs.read("/boot/vmlinuz", 512 << 20).unwrap_err();
@@ -899,41 +836,7 @@ fn btrfs_rootdir_image_reads() {
     check_boot_tree(&v, "", "Btrfs rootdir");
 }
 
-const BTRFS_SB: [u64; 2] = [0x1_0000, 0x400_0000];
-
-fn crc32c(data: &[u8]) -> u32 {
-    crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(data)
-}
-
-/// Recomputes a Btrfs superblock's (or tree block's) crc32c over everything after the
-/// 32-byte checksum field.
-fn btrfs_fix_csum(block: &mut [u8]) {
-    let c = crc32c(&block[32..]);
-    block[..32].fill(0);
-    block[..4].copy_from_slice(&c.to_le_bytes());
-}
-
-/// Every tree block on the image (both DUP copies): (byte offset, owner, level).
-fn btrfs_tree_blocks(img: &[u8]) -> (Vec<(usize, u64, u8)>, usize) {
-    let sb = &img[0x10000..0x11000];
-    let fsid = &sb[0x20..0x30];
-    let nodesize = u32::from_le_bytes(sb[0x94..0x98].try_into().unwrap()) as usize;
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at + nodesize <= img.len() {
-        let h = &img[at..at + 104];
-        let bytenr = u64::from_le_bytes(h[48..56].try_into().unwrap());
-        if &h[32..48] == fsid && bytenr != 0 && !BTRFS_SB.contains(&(at as u64)) {
-            out.push((
-                at,
-                u64::from_le_bytes(h[88..96].try_into().unwrap()),
-                h[100],
-            ));
-        }
-        at += 4096;
-    }
-    (out, nodesize)
-}
+const BTRFS_SB: [u64; 2] = hostile::BTRFS_SUPERBLOCKS;
 
 /// Btrfs hostile copies: no magic; bad superblock checksums (all copies, or only the
 /// primary, which is read from the backup as GRUB does); a valid superblock whose
@@ -970,13 +873,13 @@ fn btrfs_hostile_images_fail_cleanly() {
     assert!(open_image(&p).unwrap().is_none());
 
     let p = variant("crc-all", &|img| {
-        sb_edit(img, &BTRFS_SB, &|sb| sb[0x12b] ^= 0xff)
+        hostile::btrfs_break_superblock_csum(img, &BTRFS_SB)
     });
     let e = open_image(&p).unwrap_err().to_string();
     assert!(e.contains("corrupt btrfs") && e.contains("checksum"), "{e}");
 
     let p = variant("crc-primary", &|img| {
-        sb_edit(img, &BTRFS_SB[..1], &|sb| sb[0x12b] ^= 0xff)
+        hostile::btrfs_break_superblock_csum(img, &BTRFS_SB[..1])
     });
     let v = volume_of(&p);
     assert_eq!(
@@ -1005,7 +908,7 @@ fn btrfs_hostile_images_fail_cleanly() {
             }
             sb[0x32b..0x32b + 2048].copy_from_slice(&arr[..2048]);
             sb[0xa0..0xa4].copy_from_slice(&4096u32.to_le_bytes());
-            btrfs_fix_csum(sb);
+            hostile::btrfs_fix_csum(sb);
         })
     });
     let e = open_image(&p).unwrap_err().to_string();
@@ -1014,24 +917,10 @@ fn btrfs_hostile_images_fail_cleanly() {
     // Every block of the top-level file tree: an interior node whose one pointer is
     // itself, checksums valid.
     let p = variant("fs-tree-loop", &|img| {
-        let (blocks, nodesize) = btrfs_tree_blocks(img);
-        let mut n = 0;
-        for (at, owner, _) in blocks {
-            if owner != 5 {
-                continue;
-            }
-            let b = &mut img[at..at + nodesize];
-            let bytenr: [u8; 8] = b[48..56].try_into().unwrap();
-            let generation: [u8; 8] = b[80..88].try_into().unwrap();
-            b[100] = 1;
-            b[96..100].copy_from_slice(&1u32.to_le_bytes());
-            b[101..118].fill(0);
-            b[118..126].copy_from_slice(&bytenr);
-            b[126..134].copy_from_slice(&generation);
-            btrfs_fix_csum(b);
-            n += 1;
-        }
-        assert!(n > 0, "no file-tree blocks found");
+        assert!(
+            hostile::btrfs_fs_tree_self_loop(img) > 0,
+            "no file-tree blocks found"
+        );
     });
     let t = Instant::now();
     match open_image(&p) {
@@ -1045,32 +934,7 @@ fn btrfs_hostile_images_fail_cleanly() {
     assert!(t.elapsed() < HOSTILE_TIME, "took {:?}", t.elapsed());
 
     // Every regular file's inode claims 2^62 bytes.
-    let p = variant("sizes", &|img| {
-        let (blocks, nodesize) = btrfs_tree_blocks(img);
-        for (at, owner, level) in blocks {
-            if owner != 5 || level != 0 {
-                continue;
-            }
-            let b = &mut img[at..at + nodesize];
-            let nr = u32::from_le_bytes(b[96..100].try_into().unwrap()) as usize;
-            for i in 0..nr {
-                let it = 101 + i * 25;
-                let (typ, off, size) = (
-                    b[it + 8],
-                    u32::from_le_bytes(b[it + 17..it + 21].try_into().unwrap()) as usize + 101,
-                    u32::from_le_bytes(b[it + 21..it + 25].try_into().unwrap()) as usize,
-                );
-                if typ != 1 || size < 160 {
-                    continue; // not an INODE_ITEM
-                }
-                let mode = u32::from_le_bytes(b[off + 52..off + 56].try_into().unwrap());
-                if mode & 0o170000 == 0o100000 {
-                    b[off + 16..off + 24].copy_from_slice(&(1u64 << 62).to_le_bytes());
-                }
-            }
-            btrfs_fix_csum(b);
-        }
-    });
+    let p = variant("sizes", &|img| hostile::btrfs_huge_file_sizes(img));
     let v = volume_of(&p);
     assert_eq!(v.fs.metadata("/boot/vmlinuz").unwrap().len, 1 << 62);
     assert!(matches!(

@@ -1,5 +1,8 @@
-//! Disk images built without root: GPT, MBR or partitionless ("superfloppy")
-//! raw images with FAT and ext4 filesystems, byte-for-byte reproducible.
+//! Disk images: GPT, MBR or partitionless ("superfloppy") raw images with FAT and
+//! ext4 filesystems, built without root and byte-for-byte reproducible; and, through
+//! [`crate::hostfs`], XFS, Btrfs (subvolumes, a default subvolume, compression), LVM2
+//! physical volumes whose logical volumes hold any of these, and LUKS headers, made by
+//! the real tools (some of them as root, see [`DiskImage::missing_requirements`]).
 //!
 //! ```no_run
 //! use leapboot_qemu::{DiskImage, Partition};
@@ -27,7 +30,28 @@
 //! default a hash of the layout), timestamps from `SOURCE_DATE_EPOCH`
 //! (default 2023-11-14), so the same description always gives the same bytes.
 //! The image appears at its path only when complete (written beside it, then
-//! renamed).
+//! renamed). XFS, Btrfs and LVM are not byte-for-byte reproducible (their tools
+//! stamp times and internal random UUIDs), but every UUID and label given here is
+//! what the image holds.
+//!
+//! ```no_run
+//! use leapboot_qemu::{DiskImage, Filesystem, LogicalVolume, PartType, Partition, VolumeGroup};
+//! # fn main() -> leapboot_qemu::Result<()> {
+//! let root = LogicalVolume::new("root", 300, Filesystem::xfs("", "7c1c2f6e-0000-4000-8000-000000000001"))
+//!     .file("etc/fstab", "/dev/mapper/rhel-root / xfs defaults 0 0\n");
+//! DiskImage::gpt(0)
+//!     .partition(Partition::new(PartType::Linux, 300,
+//!         Filesystem::xfs("boot", "7c1c2f6e-0000-4000-8000-000000000002"))
+//!         .file("grub2/grub.cfg", "set default=0\n"))
+//!     .partition(Partition::lvm(340, VolumeGroup::new("rhel").lv(root)
+//!         .lv(LogicalVolume::new("swap", 32, Filesystem::Empty))))
+//!     .partition(Partition::new(PartType::Linux, 128, Filesystem::btrfs_with(
+//!         "", "7c1c2f6e-0000-4000-8000-000000000003", &["@", "@/home"], Some("@"), Some("zstd")))
+//!         .file("@/boot/grub2/grub.cfg", "set default=0\n"))
+//!     .write(std::path::Path::new("/tmp/server.img"))?;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! 4Kn disks ([`DiskImage::sector_size`] 4096): partition LBAs count 4096-byte
 //! sectors, FAT gets 4096-byte logical sectors (`mkfs.vfat -S 4096`) and ext4
@@ -45,6 +69,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
+use crate::hostfs::{self, BtrfsLayout, LoopDevice};
 use crate::util::{
     Fnv64, TempDir, display_command, io_err, run, run_with_stdin, run_with_stdin_unchecked,
     source_date_epoch, splitmix64,
@@ -69,6 +94,8 @@ pub enum PartType {
     XbootLdr,
     /// BIOS boot partition (GPT `ef02`); not valid on MBR.
     BiosBoot,
+    /// Linux LVM (GPT `e6d6d379-f507-44c2-a23c-238f2a3df928`, sgdisk `8e00`), MBR `0x8e`.
+    LinuxLvm,
     /// A partition whose content matters, not its type (e.g. garbage or no
     /// filesystem): GPT `8300`, MBR `0x83`, like [`PartType::Linux`].
     Raw,
@@ -89,6 +116,7 @@ impl PartType {
             PartType::Linux | PartType::Raw => "8300",
             PartType::XbootLdr => "bc13c2ff-59e6-4262-a352-b275fd6f7172",
             PartType::BiosBoot => "ef02",
+            PartType::LinuxLvm => "8e00",
             PartType::Custom { gpt, .. } => gpt,
         }
     }
@@ -100,6 +128,7 @@ impl PartType {
             PartType::Linux | PartType::Raw => Some(0x83),
             PartType::XbootLdr => Some(0xea),
             PartType::BiosBoot => None,
+            PartType::LinuxLvm => Some(0x8e),
             PartType::Custom { mbr, .. } => Some(*mbr),
         }
     }
@@ -122,6 +151,48 @@ pub enum Filesystem {
         label: String,
         /// Filesystem UUID, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
         uuid: String,
+    },
+    /// XFS: `mkfs.xfs`, the files copied in through a loop mount as root, else by
+    /// `mkfs.xfs -p` for trees up to an eighth of the size (see [`crate::hostfs`]).
+    /// xfsprogs refuses filesystems smaller than 300 MiB.
+    Xfs {
+        /// Volume label, at most 12 bytes; empty for none.
+        label: String,
+        /// Filesystem UUID.
+        uuid: String,
+    },
+    /// Btrfs. The files' paths are as seen from the top level (subvolume 5), so
+    /// with a subvolume `@` a file `@/boot/grub2/grub.cfg` lies in `@`. Plain
+    /// (no subvolumes, default or compression) it is `mkfs.btrfs --rootdir` (no
+    /// root); otherwise it is loop-mounted to be filled (root).
+    Btrfs {
+        /// Volume label; empty for none.
+        label: String,
+        /// Filesystem UUID.
+        uuid: String,
+        /// Subvolumes to create, paths from the top level (`@`, `@/home`); parents
+        /// first is not required.
+        subvolumes: Vec<String>,
+        /// The subvolume `btrfs subvolume set-default` makes the default; `None`
+        /// leaves the top level.
+        default_subvolume: Option<String>,
+        /// The `compress=` mount option the files are written with (`zstd`,
+        /// `zstd:1`, `lzo`, `zlib`); the kernel still stores data it finds
+        /// incompressible uncompressed.
+        compress: Option<String>,
+    },
+    /// An LVM2 physical volume holding one volume group (root: loop device). Files
+    /// go into the logical volumes, not here.
+    Lvm(VolumeGroup),
+    /// A LUKS header (`cryptsetup luksFormat`, passphrase
+    /// [`hostfs::LUKS_PASSPHRASE`]); the encrypted area stays unwritten.
+    Luks {
+        /// 1 or 2.
+        version: u8,
+        /// The LUKS UUID.
+        uuid: String,
+        /// LUKS2 label; empty for none (LUKS1 has no label).
+        label: String,
     },
     /// Nothing: the partition stays zeroed.
     Empty,
@@ -150,8 +221,50 @@ impl Filesystem {
         }
     }
 
+    /// XFS with `label` and `uuid`.
+    pub fn xfs(label: &str, uuid: &str) -> Filesystem {
+        Filesystem::Xfs {
+            label: label.to_string(),
+            uuid: uuid.to_string(),
+        }
+    }
+
+    /// Plain Btrfs with `label` and `uuid`: files at the top level, which stays the
+    /// default subvolume.
+    pub fn btrfs(label: &str, uuid: &str) -> Filesystem {
+        Filesystem::btrfs_with(label, uuid, &[], None, None)
+    }
+
+    /// Btrfs with `subvolumes`, the `default_subvolume` and `compress` (see
+    /// [`Filesystem::Btrfs`]).
+    pub fn btrfs_with(
+        label: &str,
+        uuid: &str,
+        subvolumes: &[&str],
+        default_subvolume: Option<&str>,
+        compress: Option<&str>,
+    ) -> Filesystem {
+        Filesystem::Btrfs {
+            label: label.to_string(),
+            uuid: uuid.to_string(),
+            subvolumes: subvolumes.iter().map(|s| s.to_string()).collect(),
+            default_subvolume: default_subvolume.map(str::to_string),
+            compress: compress.map(str::to_string),
+        }
+    }
+
+    /// A LUKS2 header with `uuid` and `label`.
+    pub fn luks2(uuid: &str, label: &str) -> Filesystem {
+        Filesystem::Luks {
+            version: 2,
+            uuid: uuid.to_string(),
+            label: label.to_string(),
+        }
+    }
+
     /// The UUID Linux reports for this filesystem (`blkid`, `/dev/disk/by-uuid`):
-    /// `XXXX-XXXX` for FAT, the lowercase UUID for ext4, `None` otherwise.
+    /// `XXXX-XXXX` for FAT, the lowercase UUID for ext4, XFS, Btrfs and LUKS, the
+    /// PV UUID for LVM, `None` otherwise.
     pub fn uuid(&self) -> Option<String> {
         match self {
             Filesystem::Fat { volume_id, .. } => Some(format!(
@@ -159,13 +272,58 @@ impl Filesystem {
                 volume_id >> 16,
                 volume_id & 0xffff
             )),
-            Filesystem::Ext4 { uuid, .. } => Some(uuid.to_ascii_lowercase()),
-            _ => None,
+            Filesystem::Ext4 { uuid, .. }
+            | Filesystem::Xfs { uuid, .. }
+            | Filesystem::Btrfs { uuid, .. }
+            | Filesystem::Luks { uuid, .. } => Some(uuid.to_ascii_lowercase()),
+            Filesystem::Lvm(vg) => Some(vg.pv_uuid.clone()),
+            Filesystem::Empty | Filesystem::Bytes(_) => None,
         }
     }
 
     fn accepts_files(&self) -> bool {
-        matches!(self, Filesystem::Fat { .. } | Filesystem::Ext4 { .. })
+        matches!(
+            self,
+            Filesystem::Fat { .. }
+                | Filesystem::Ext4 { .. }
+                | Filesystem::Xfs { .. }
+                | Filesystem::Btrfs { .. }
+        )
+    }
+
+    /// Adds the programs (with their Debian packages) building this needs, and
+    /// whether it needs root, to `needs`.
+    fn needs(&self, needs: &mut Needs) {
+        match self {
+            Filesystem::Fat { .. } => {
+                needs.tool("mkfs.vfat", "dosfstools");
+                needs.tool("mcopy", "mtools");
+            }
+            Filesystem::Ext4 { .. } => needs.tool("mke2fs", "e2fsprogs"),
+            Filesystem::Xfs { .. } => needs.tool("mkfs.xfs", "xfsprogs"),
+            Filesystem::Btrfs {
+                subvolumes,
+                default_subvolume,
+                compress,
+                ..
+            } => {
+                needs.tool("mkfs.btrfs", "btrfs-progs");
+                if !subvolumes.is_empty() || default_subvolume.is_some() || compress.is_some() {
+                    needs.tool("btrfs", "btrfs-progs");
+                    needs.root("mounting Btrfs for subvolumes, a default subvolume or compression");
+                }
+            }
+            Filesystem::Lvm(vg) => {
+                needs.tool("lvm", "lvm2");
+                needs.tool("losetup", "mount");
+                needs.root("losetup for an LVM2 physical volume");
+                for lv in &vg.volumes {
+                    lv.fs.needs(needs);
+                }
+            }
+            Filesystem::Luks { .. } => needs.tool("cryptsetup", "cryptsetup-bin"),
+            Filesystem::Empty | Filesystem::Bytes(_) => {}
+        }
     }
 
     fn hash_into(&self, h: &mut Fnv64) {
@@ -180,12 +338,274 @@ impl Filesystem {
                 h.field(label.as_bytes());
                 h.field(uuid.as_bytes());
             }
+            Filesystem::Xfs { label, uuid } => {
+                h.field(b"xfs");
+                h.field(label.as_bytes());
+                h.field(uuid.as_bytes());
+            }
+            Filesystem::Btrfs {
+                label,
+                uuid,
+                subvolumes,
+                default_subvolume,
+                compress,
+            } => {
+                h.field(b"btrfs");
+                h.field(label.as_bytes());
+                h.field(uuid.as_bytes());
+                for sv in subvolumes {
+                    h.field(sv.as_bytes());
+                }
+                h.field(format!("{default_subvolume:?}/{compress:?}").as_bytes());
+            }
+            Filesystem::Lvm(vg) => vg.hash_into(h),
+            Filesystem::Luks {
+                version,
+                uuid,
+                label,
+            } => {
+                h.field(b"luks");
+                h.field(&[*version]);
+                h.field(uuid.as_bytes());
+                h.field(label.as_bytes());
+            }
             Filesystem::Empty => h.field(b"empty"),
             Filesystem::Bytes(b) => {
                 h.field(b"bytes");
                 h.field(&(b.len() as u64).to_le_bytes());
             }
         }
+    }
+}
+
+/// What building an image needs from the host: programs (with their Debian
+/// packages) and root.
+#[derive(Debug, Default)]
+struct Needs {
+    tools: BTreeSet<(&'static str, &'static str)>,
+    root: BTreeSet<&'static str>,
+}
+
+impl Needs {
+    fn tool(&mut self, program: &'static str, package: &'static str) {
+        self.tools.insert((program, package));
+    }
+
+    fn root(&mut self, why: &'static str) {
+        self.root.insert(why);
+    }
+
+    /// What is missing, one line each: `program (package P)`, `root (for ...)`.
+    fn missing(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .tools
+            .iter()
+            .filter(|(program, _)| hostfs::find_program(program).is_none())
+            .map(|(program, package)| format!("{program} (package {package})"))
+            .collect();
+        if !self.root.is_empty() && !hostfs::is_root() {
+            let why: Vec<&str> = self.root.iter().copied().collect();
+            out.push(format!("root (for {})", why.join(", ")));
+        }
+        out
+    }
+}
+
+/// An LVM2 volume group on one physical volume (a [`Filesystem::Lvm`] partition).
+/// UUIDs are LVM's 32 characters in 6-4-4-4-4-4-6 groups; by default derived from
+/// the names, so a description always gives the same ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeGroup {
+    /// VG name (`rhel`, `debian-vg`).
+    pub name: String,
+    /// VG UUID (GRUB's `lvmid/<vg uuid>/<lv uuid>`).
+    pub uuid: String,
+    /// PV UUID (what `blkid` reports for the partition).
+    pub pv_uuid: String,
+    /// Extent size in MiB (LVM's default: 4).
+    pub extent_mib: u64,
+    /// The logical volumes, allocated in this order, each one linear segment.
+    pub volumes: Vec<LogicalVolume>,
+}
+
+impl VolumeGroup {
+    /// A VG `name` without LVs, 4 MiB extents, UUIDs derived from `name`.
+    pub fn new(name: &str) -> VolumeGroup {
+        VolumeGroup {
+            name: name.to_string(),
+            uuid: lvm_uuid(&format!("vg:{name}")),
+            pv_uuid: lvm_uuid(&format!("pv:{name}")),
+            extent_mib: 4,
+            volumes: Vec::new(),
+        }
+    }
+
+    /// Sets the VG UUID.
+    pub fn uuid(mut self, uuid: &str) -> VolumeGroup {
+        self.uuid = uuid.to_string();
+        self
+    }
+
+    /// Sets the PV UUID.
+    pub fn pv_uuid(mut self, uuid: &str) -> VolumeGroup {
+        self.pv_uuid = uuid.to_string();
+        self
+    }
+
+    /// Appends a logical volume.
+    pub fn lv(mut self, lv: LogicalVolume) -> VolumeGroup {
+        self.volumes.push(lv);
+        self
+    }
+
+    /// The UUID of LV `name`, if there is one.
+    pub fn lv_uuid(&self, name: &str) -> Option<&str> {
+        self.volumes
+            .iter()
+            .find(|lv| lv.name == name)
+            .map(|lv| lv.uuid.as_str())
+    }
+
+    fn hash_into(&self, h: &mut Fnv64) {
+        h.field(b"lvm");
+        for field in [&self.name, &self.uuid, &self.pv_uuid] {
+            h.field(field.as_bytes());
+        }
+        h.field(&self.extent_mib.to_le_bytes());
+        for lv in &self.volumes {
+            h.field(lv.name.as_bytes());
+            h.field(lv.uuid.as_bytes());
+            h.field(&lv.size_mib.to_le_bytes());
+            lv.fs.hash_into(h);
+        }
+    }
+
+    /// Refuses what LVM would refuse or this builder cannot lay out.
+    fn check(&self) -> Result<()> {
+        check_lvm_uuid(&self.uuid)?;
+        check_lvm_uuid(&self.pv_uuid)?;
+        if self.extent_mib == 0 || !self.extent_mib.is_power_of_two() {
+            return Err(Error::Invalid(format!(
+                "VG {}: extent size {} MiB is not a power of two",
+                self.name, self.extent_mib
+            )));
+        }
+        for lv in &self.volumes {
+            check_lvm_uuid(&lv.uuid)?;
+            if lv.size_mib == 0 {
+                return Err(Error::Invalid(format!("LV {}: size 0", lv.name)));
+            }
+            if !lv.files.is_empty() && !lv.fs.accepts_files() {
+                return Err(Error::Invalid(format!(
+                    "LV {}: files were added but its filesystem is {:?}",
+                    lv.name, lv.fs
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One logical volume of a [`VolumeGroup`]: a name, a size (rounded up to whole
+/// extents by `lvcreate`), a UUID and a [`Filesystem`] with files, like a
+/// [`Partition`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogicalVolume {
+    /// LV name (`root`, `swap`).
+    pub name: String,
+    /// LV UUID; by default derived from the name.
+    pub uuid: String,
+    /// Size in MiB.
+    pub size_mib: u64,
+    /// Contents.
+    pub fs: Filesystem,
+    /// Files and directories in `fs`, as [`Partition::files`].
+    pub files: Vec<(String, FileSource)>,
+}
+
+impl LogicalVolume {
+    /// An LV `name` of `size_mib` MiB holding `fs`; UUID derived from `name`.
+    pub fn new(name: &str, size_mib: u64, fs: Filesystem) -> LogicalVolume {
+        LogicalVolume {
+            name: name.to_string(),
+            uuid: lvm_uuid(&format!("lv:{name}")),
+            size_mib,
+            fs,
+            files: Vec::new(),
+        }
+    }
+
+    /// Sets the LV UUID.
+    pub fn uuid(mut self, uuid: &str) -> LogicalVolume {
+        self.uuid = uuid.to_string();
+        self
+    }
+
+    /// Adds a file with `contents` at `path` inside the filesystem.
+    pub fn file(mut self, path: &str, contents: impl Into<Vec<u8>>) -> LogicalVolume {
+        self.files
+            .push((path.to_string(), FileSource::Bytes(contents.into())));
+        self
+    }
+
+    /// Adds a copy of host file `host_path` at `path` inside the filesystem.
+    pub fn file_from(mut self, path: &str, host_path: impl AsRef<Path>) -> LogicalVolume {
+        self.files.push((
+            path.to_string(),
+            FileSource::Host(host_path.as_ref().to_path_buf()),
+        ));
+        self
+    }
+
+    /// Adds an empty directory at `path` inside the filesystem.
+    pub fn dir(mut self, path: &str) -> LogicalVolume {
+        self.files.push((path.to_string(), FileSource::Dir));
+        self
+    }
+
+    /// The LV as a partition of its size, for building its filesystem.
+    fn as_partition(&self, size_mib: u64) -> Partition {
+        Partition {
+            size_mib,
+            fs: self.fs.clone(),
+            files: self.files.clone(),
+            ..Partition::default()
+        }
+    }
+}
+
+/// An LVM UUID derived from `seed`: 32 letters and digits in LVM's 6-4-4-4-4-4-6
+/// grouping.
+pub fn lvm_uuid(seed: &str) -> String {
+    const CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut h = Fnv64::new();
+    h.field(b"lvm-uuid");
+    h.field(seed.as_bytes());
+    let mut state = h.finish();
+    let mut out = String::new();
+    for (i, group) in [6, 4, 4, 4, 4, 4, 6].into_iter().enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        for _ in 0..group {
+            let n = splitmix64(&mut state) % CHARS.len() as u64;
+            out.push(char::from(CHARS[n as usize]));
+        }
+    }
+    out
+}
+
+/// LVM's UUID form: 32 letters or digits, in the 6-4-4-4-4-4-6 grouping.
+fn check_lvm_uuid(uuid: &str) -> Result<()> {
+    let groups: Vec<usize> = uuid.split('-').map(str::len).collect();
+    if groups == [6, 4, 4, 4, 4, 4, 6]
+        && uuid.chars().all(|c| c == '-' || c.is_ascii_alphanumeric())
+    {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "LVM UUID {uuid:?} is not 32 letters and digits grouped 6-4-4-4-4-4-6"
+        )))
     }
 }
 
@@ -260,6 +680,11 @@ impl Partition {
     /// A Linux partition with ext4 labelled `label` (also the GPT name).
     pub fn linux_ext4(size_mib: u64, label: &str, uuid: &str) -> Partition {
         Partition::new(PartType::Linux, size_mib, Filesystem::ext4(label, uuid)).name(label)
+    }
+
+    /// A Linux LVM partition: a PV holding `vg`.
+    pub fn lvm(size_mib: u64, vg: VolumeGroup) -> Partition {
+        Partition::new(PartType::LinuxLvm, size_mib, Filesystem::Lvm(vg))
     }
 
     /// An empty (zeroed) partition of `type_`.
@@ -446,6 +871,26 @@ impl DiskImage {
         &self.partitions
     }
 
+    /// What building this image needs and the host lacks, one line each
+    /// (`mkfs.xfs (package xfsprogs)`, `root (for ...)`); empty when it can be
+    /// built. Tests skip (or fail under `LEAPBOOT_REQUIRE_QEMU=1`) on these.
+    pub fn missing_requirements(&self) -> Vec<String> {
+        let mut needs = Needs::default();
+        match self.layout {
+            Layout::Gpt => needs.tool("sgdisk", "gdisk"),
+            Layout::Mbr => needs.tool("sfdisk", "fdisk"),
+            Layout::Superfloppy => {}
+        }
+        if self.sector_size != SECTOR {
+            needs.tool("losetup", "mount");
+            needs.root("losetup --sector-size for a 4Kn partition table");
+        }
+        for p in &self.partitions {
+            p.fs.needs(&mut needs);
+        }
+        needs.missing()
+    }
+
     fn effective_seed(&self) -> u64 {
         if let Some(seed) = self.seed {
             return seed;
@@ -620,6 +1065,9 @@ impl DiskImage {
                     p.fs
                 )));
             }
+            if let Filesystem::Lvm(vg) = &p.fs {
+                vg.check()?;
+            }
             if self.layout == Layout::Mbr && p.type_.mbr_code().is_none() {
                 return Err(Error::Invalid(format!(
                     "partition {}: type {:?} does not exist on MBR",
@@ -673,8 +1121,8 @@ impl DiskImage {
         if self.sector_size == SECTOR {
             return Ok((image.to_path_buf(), None));
         }
-        let dev = LoopDevice::attach(image, self.sector_size)?;
-        Ok((dev.path.clone(), Some(dev)))
+        let dev = LoopDevice::attach(image, Some(self.sector_size))?;
+        Ok((dev.path().to_path_buf(), Some(dev)))
     }
 
     fn write_gpt(&self, image: &Path, plan: &[(u64, u64)]) -> Result<()> {
@@ -733,55 +1181,6 @@ impl DiskImage {
         .arg(&target);
         run_with_stdin(&mut cmd, script.as_bytes())?;
         loop_dev.map_or(Ok(()), LoopDevice::detach)
-    }
-}
-
-/// A loop device over an image file with a given logical sector size
-/// (`losetup --sector-size N -f --show`), detached when dropped.
-#[derive(Debug)]
-struct LoopDevice {
-    path: PathBuf,
-    attached: bool,
-}
-
-impl LoopDevice {
-    fn attach(image: &Path, sector_size: u64) -> Result<LoopDevice> {
-        let mut cmd = Command::new("losetup");
-        cmd.arg("--sector-size")
-            .arg(sector_size.to_string())
-            .args(["-f", "--show"])
-            .arg(image);
-        let out = run(&mut cmd).map_err(|e| {
-            Error::Invalid(format!(
-                "a {sector_size}-byte-sector image needs a loop device (root): {e}"
-            ))
-        })?;
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if path.is_empty() {
-            return Err(Error::Invalid(format!(
-                "`{}` printed no device",
-                display_command(&cmd)
-            )));
-        }
-        Ok(LoopDevice {
-            path: PathBuf::from(path),
-            attached: true,
-        })
-    }
-
-    /// Detaches, reporting a failure (dropping detaches too, silently).
-    fn detach(mut self) -> Result<()> {
-        self.attached = false;
-        run(Command::new("losetup").arg("-d").arg(&self.path))?;
-        Ok(())
-    }
-}
-
-impl Drop for LoopDevice {
-    fn drop(&mut self) {
-        if self.attached {
-            let _ = Command::new("losetup").arg("-d").arg(&self.path).output();
-        }
     }
 }
 
@@ -962,7 +1361,62 @@ fn build_fs(
             build_ext4(label, uuid, size_mib, out, &staged, sector_size)?;
             Ok(true)
         }
+        Filesystem::Xfs { label, uuid } => {
+            check_uuid(uuid)?;
+            let staged = stage(part, &tmp.join(format!("stage{number}")))?;
+            hostfs::build_xfs(label, uuid, size_mib, out, &staged.root, tmp)?;
+            Ok(true)
+        }
+        Filesystem::Btrfs {
+            label,
+            uuid,
+            subvolumes,
+            default_subvolume,
+            compress,
+        } => {
+            check_uuid(uuid)?;
+            let staged = stage(part, &tmp.join(format!("stage{number}")))?;
+            let layout = BtrfsLayout {
+                label,
+                uuid,
+                subvolumes,
+                default_subvolume: default_subvolume.as_deref(),
+                compress: compress.as_deref(),
+            };
+            hostfs::build_btrfs(&layout, size_mib, out, &staged.root, tmp)?;
+            Ok(true)
+        }
+        Filesystem::Luks {
+            version,
+            uuid,
+            label,
+        } => {
+            check_uuid(uuid)?;
+            hostfs::build_luks(*version, uuid, label, size_mib, out, tmp)?;
+            Ok(true)
+        }
+        Filesystem::Lvm(vg) => {
+            build_lvm(vg, size_mib, out, tmp, number)?;
+            Ok(true)
+        }
     }
+}
+
+/// An LVM2 PV holding `vg` in `out`: the layout by the LVM tools, then each LV's
+/// filesystem built like a partition's and copied to the LV's extents.
+fn build_lvm(vg: &VolumeGroup, size_mib: u64, out: &Path, tmp: &Path, number: usize) -> Result<()> {
+    let extents = hostfs::build_lvm(vg, size_mib, out, tmp)?;
+    for (lv, extent) in vg.volumes.iter().zip(extents) {
+        let lv_tmp = tmp.join(format!("part{number}-lv-{}", lv.name));
+        std::fs::create_dir_all(&lv_tmp).map_err(io_err("cannot create directory", &lv_tmp))?;
+        let lv_image = lv_tmp.join("lv.img");
+        let part = lv.as_partition(extent.len / MIB);
+        if build_fs(&part, extent.len / MIB, &lv_image, &lv_tmp, number, SECTOR)? {
+            copy_into(&lv_image, out, extent.offset)?;
+        }
+        std::fs::remove_dir_all(&lv_tmp).map_err(io_err("cannot remove", &lv_tmp))?;
+    }
+    Ok(())
 }
 
 fn mtools(program: &str) -> Command {
@@ -1313,6 +1767,35 @@ mod tests {
         image.write(&again).unwrap();
         assert_eq!(file_digest(&path).unwrap(), file_digest(&again).unwrap());
         assert!(DiskImage::gpt(8).sector_size(1024).write(&again).is_err());
+    }
+
+    /// LVM UUIDs: derived ones are stable, distinct per name and in LVM's form; a VG
+    /// with a malformed UUID or a files-on-nothing LV is refused before any tool runs.
+    #[test]
+    fn lvm_descriptions_are_checked() {
+        let vg = VolumeGroup::new("rhel");
+        assert_eq!(vg.uuid, VolumeGroup::new("rhel").uuid);
+        assert_ne!(vg.uuid, VolumeGroup::new("debian-vg").uuid);
+        assert_ne!(vg.uuid, vg.pv_uuid);
+        assert!(check_lvm_uuid(&vg.uuid).is_ok() && check_lvm_uuid(&vg.pv_uuid).is_ok());
+        assert!(check_lvm_uuid("VGVGVG-1111-2222-3333-4444-5555-666666").is_ok());
+        assert!(check_lvm_uuid("VGVGVG-1111-2222-3333-4444-5555-66666").is_err());
+        assert!(check_lvm_uuid("VGVGVG-1111-2222-3333-4444-5555-66666_").is_err());
+        let root = LogicalVolume::new("root", 8, Filesystem::Empty);
+        assert_eq!(
+            vg.clone().lv(root.clone()).lv_uuid("root"),
+            Some(root.uuid.as_str())
+        );
+        let bad = DiskImage::gpt(0).partition(Partition::lvm(16, vg.clone().uuid("x")));
+        let err = bad
+            .write(Path::new("/nonexistent/x.img"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("LVM UUID \"x\""), "{err}");
+        let files_on_nothing = vg.lv(root.file("a", "b"));
+        let err = files_on_nothing.check().unwrap_err().to_string();
+        assert!(err.contains("files were added"), "{err}");
+        assert_eq!(PartType::LinuxLvm.mbr_code(), Some(0x8e));
     }
 
     #[test]

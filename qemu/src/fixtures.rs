@@ -24,7 +24,7 @@
 //! | --- | --- |
 //! | `lvm-a.img` (128 MiB) | GPT: 1 BIOS boot, 2 PV `pv0` of VG `debian-vg`: LVs `root` (ext4, `/boot/loader/entries/debian-lvm.conf`, `/boot/vmlinuz-6.1.0-lvm`), `swap`, half of `data`, the snapshot `root-snap`, one leg of the RAID1 LV `mirror`, the thin pool `pool` with thin LV `thin` |
 //! | `lvm-b.img` (64 MiB) | GPT: 1 PV `pv1`: the other half of `data` (striped, 2 stripes of 64 KiB; ext4 with [`STRIPED_FILE`]), the other leg of `mirror` |
-//! | `raid-a.img`, `raid-b.img` (72, 80 MiB) | GPT: 1 RAID1 metadata 1.2 (`boot12`), 2 RAID1 metadata 1.0 (`boot10`), 3 RAID1 metadata 0.90, 4 RAID0 (`scratch`); each RAID1 holds ext4 with a BLS entry |
+//! | `raid-a.img`, `raid-b.img` (92, 100 MiB) | GPT: 1 RAID1 metadata 1.2 (`boot12`, 32 MiB: room for a real kernel, see [`RAID12_PARTITION_MIB`]), 2 RAID1 metadata 1.0 (`boot10`), 3 RAID1 metadata 0.90, 4 RAID0 (`scratch`), 12 MiB each; each RAID1 holds ext4 with a BLS entry |
 //! | `luks.img` (64 MiB) | GPT: 1 ext4 with a BLS entry, 2 LUKS2 (label `cryptroot`), 3 LUKS1 |
 
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ use crate::vm::{DiskSpec, Vm, VmConfig, default_timeout, qemu_available};
 use crate::{Error, Result};
 
 /// Raised when the images change in a way the hash of the recipe does not see.
-const RECIPE_VERSION: &str = "stacked-1";
+const RECIPE_VERSION: &str = "stacked-2";
 
 /// ext4 UUID of the LV `debian-vg/root`.
 pub const LVM_ROOT_UUID: &str = "6c5b1b0e-1b6a-4d0e-9a51-000000000a01";
@@ -51,6 +51,10 @@ pub const RAID_FS_UUIDS: [&str; 3] = [
     "6c5b1b0e-1b6a-4d0e-9a51-000000000b10",
     "6c5b1b0e-1b6a-4d0e-9a51-000000000b09",
 ];
+/// Size of partition 1 of the RAID disks, the metadata 1.2 array's member: large
+/// enough that `tests/tests/raid.rs` can add a real Debian kernel (8 MiB) and a
+/// target initrd to its ext4 (the other members are 12 MiB).
+pub const RAID12_PARTITION_MIB: u64 = 32;
 /// md array UUIDs (as `mdadm --uuid` takes them) of the arrays on partitions 1 to 4.
 pub const RAID_ARRAY_UUIDS: [&str; 4] = [
     "a1a1a1a1:00000000:00000000:00000012",
@@ -163,8 +167,8 @@ while [ ! -b /dev/vdd4 ]; do
   i=$((i + 1)); [ $i -gt 300 ] && fail "the disks did not appear"; sleep 0.1
 done
 # Host programs by their full paths: busybox sh prefers its own applets (mke2fs).
-# The disks, checked by size: vda lvm-a 128 MiB, vdb lvm-b 64, vdc raid-a 72, vdd raid-b 80.
-for d in vda:262144 vdb:131072 vdc:147456 vdd:163840; do
+# The disks, checked by size: vda lvm-a 128 MiB, vdb lvm-b 64, vdc raid-a 92, vdd raid-b 100.
+for d in vda:262144 vdb:131072 vdc:188416 vdd:204800; do
   [ "$(cat /sys/block/${d%%:*}/size)" = "${d##*:}" ] || fail "${d%%:*} is not the expected disk"
 done
 
@@ -361,7 +365,8 @@ impl Recipe {
         };
         let raid_disk = |size| {
             (1..=4).fold(DiskImage::gpt(size), |d, n| {
-                d.partition(Partition::raw(linux_raid(), 12).name(&format!("raid{n}")))
+                let mib = if n == 1 { RAID12_PARTITION_MIB } else { 12 };
+                d.partition(Partition::raw(linux_raid(), mib).name(&format!("raid{n}")))
             })
         };
         let lvm = || PartType::Custom {
@@ -379,8 +384,8 @@ impl Recipe {
                 "lvm-b.img",
                 DiskImage::gpt(64).partition(Partition::raw(lvm(), 0).name("pv1")),
             ),
-            ("raid-a.img", raid_disk(72)),
-            ("raid-b.img", raid_disk(80)),
+            ("raid-a.img", raid_disk(92)),
+            ("raid-b.img", raid_disk(100)),
         ];
         let (plain_id, plain_title) = ENTRIES[4];
         let luks = DiskImage::gpt(64)

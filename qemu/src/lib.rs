@@ -53,6 +53,8 @@ pub mod disk;
 pub mod distro;
 pub mod fixtures;
 pub mod grub;
+pub mod hostfs;
+pub mod hostile;
 pub mod kernel;
 pub mod target;
 pub mod vm;
@@ -60,7 +62,10 @@ pub mod vm;
 mod util;
 
 pub use binaries::{is_static_elf, static_binary};
-pub use disk::{DiskImage, FileSource, Filesystem, PartType, Partition, file_digest};
+pub use disk::{
+    DiskImage, FileSource, Filesystem, LogicalVolume, PartType, Partition, VolumeGroup,
+    file_digest, lvm_uuid,
+};
 pub use kernel::{Kernel, debian_kernel};
 pub use target::{marker_initrd, target_initramfs};
 pub use vm::{

@@ -35,10 +35,11 @@ pub const QBOOT_ROM: &str = "/usr/share/qemu/qboot.rom";
 pub const TAIL_LINES: usize = 40;
 
 /// Kernel command line for the VM's kernel: serial console on ttyS0, quiet
-/// kernel, and `panic=-1` so that a panic reboots, which `-no-reboot` turns
-/// into QEMU exiting. Append scenario-specific parameters to it.
+/// kernel, `panic=-1` so that a panic reboots, which `-no-reboot` turns into QEMU
+/// exiting, and `no_timer_check` (under TCG on a loaded host the IO-APIC timer
+/// check can fail and panic the kernel). Append scenario-specific parameters to it.
 pub fn default_append() -> String {
-    "console=ttyS0,115200 panic=-1 loglevel=4".to_string()
+    "console=ttyS0,115200 panic=-1 loglevel=4 no_timer_check".to_string()
 }
 
 /// Default timeout for one wait: `$LEAPBOOT_QEMU_TIMEOUT` seconds, default

@@ -2,12 +2,22 @@
 //! a good one. leapboot must name the bad disk's problem on the console, keep going,
 //! and boot the good disk's entry; no disk image may change (leapboot opens disks
 //! read-only, and these tests attach them writable to prove it).
+//!
+//! The newer readers (XFS, Btrfs, LVM2, md RAID, LUKS) get one VM with a bad disk of
+//! each kind beside the good one ([`new_readers_hostile_disks_next_to_good_disk`]):
+//! images the real tools made (`mkfs.xfs`, `mkfs.btrfs`, and the stacked-storage
+//! fixtures of `leapboot_qemu::fixtures`), edited with the byte edits of
+//! `leapboot_qemu::hostile` that the host-level tests use too.
 
 // Test code: a failed unwrap, expect or panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use leapboot_e2e::{Scenario, TARGET_OPTIONS};
-use leapboot_qemu::{DiskImage, Filesystem, Partition, default_timeout, file_digest, qemu_or_skip};
+use leapboot_qemu::fixtures::{self, StackedImages};
+use leapboot_qemu::hostile::{self, LvmMetadata};
+use leapboot_qemu::{
+    DiskImage, Filesystem, PartType, Partition, default_timeout, file_digest, qemu_or_skip,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -55,17 +65,11 @@ fn expect_good_boot(s: &Scenario, images: &[PathBuf], expect_lines: &[&str]) -> 
 }
 
 fn patch(path: &Path, offset: u64, bytes: &[u8]) {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    f.write_all_at(bytes, offset).unwrap();
+    hostile::write_at(path, offset, bytes).unwrap();
 }
 
 fn read_at(path: &Path, offset: u64, len: usize) -> Vec<u8> {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::File::open(path).unwrap();
-    let mut b = vec![0u8; len];
-    f.read_exact_at(&mut b, offset).unwrap();
-    b
+    hostile::read_at(path, offset, len).unwrap()
 }
 
 fn debugfs(image: &Path, cmd: &str) {
@@ -305,5 +309,261 @@ fn hostile_grub_configs_next_to_good_disk() {
     assert!(
         joined.contains("/boot/grub2/grub.cfg"),
         "100,000 entries not reported:\n{joined}"
+    );
+}
+
+/// True when the XFS and Btrfs images can be made here (`mkfs.xfs` and `xfs_db`,
+/// `mkfs.btrfs`); otherwise says why the test is skipped, or fails it under
+/// `LEAPBOOT_REQUIRE_QEMU=1`.
+fn xfs_btrfs_or_skip(test: &str, images: &[&DiskImage]) -> bool {
+    let mut missing: Vec<String> = images
+        .iter()
+        .flat_map(|i| i.missing_requirements())
+        .collect();
+    if !Command::new("xfs_db")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        missing.push("xfs_db (package xfsprogs)".into());
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("{test}: needs {}", missing.join(", "));
+    assert!(
+        std::env::var("LEAPBOOT_REQUIRE_QEMU").as_deref() != Ok("1"),
+        "{why} and LEAPBOOT_REQUIRE_QEMU=1; run scripts/setup"
+    );
+    eprintln!("SKIPPED {why}");
+    false
+}
+
+/// A bare XFS (300 MiB, the least xfsprogs makes) whose `/loader/entries` holds
+/// 6000 long names (a directory in B-tree format) and `/boot/loader/entries` 60 (one
+/// extent): none ends in `.conf`, so only the directories themselves are read.
+fn xfs_base() -> DiskImage {
+    let mut image = DiskImage::superfloppy(Partition::new(
+        PartType::Linux,
+        300,
+        Filesystem::xfs("hostile", "0badbad0-0000-4000-8000-0000000000f5"),
+    ));
+    for i in 0..6000 {
+        image = image.file(
+            &format!("/loader/entries/not-an-entry-with-a-much-longer-name-{i}"),
+            "",
+        );
+    }
+    for i in 0..60 {
+        image = image.file(&format!("/boot/loader/entries/not-an-entry-{i}"), "");
+    }
+    image
+}
+
+/// A bare Btrfs (`mkfs.btrfs --rootdir`) with one BLS entry.
+fn btrfs_base() -> DiskImage {
+    DiskImage::superfloppy(Partition::new(
+        PartType::Linux,
+        128,
+        Filesystem::btrfs("hostile", "0badbad0-0000-4000-8000-0000000000b7"),
+    ))
+    .file(
+        "/boot/loader/entries/btrfs.conf",
+        "title Btrfs\nlinux /boot/vmlinuz\n",
+    )
+    .file("/boot/vmlinuz", "not a kernel")
+}
+
+/// Edits the whole image at `path` in memory with `edit` and writes it back.
+fn edit_image(path: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
+    let mut img = std::fs::read(path).unwrap();
+    edit(&mut img);
+    std::fs::write(path, img).unwrap();
+}
+
+/// One bad disk: its image and, for each problem it holds, the device leapboot
+/// names it by and the words that must follow on one console line.
+struct Bad {
+    image: PathBuf,
+    problems: Vec<(String, &'static str)>,
+}
+
+/// Attaches copies of images as the next virtio disks and knows their device names
+/// (the good disk is `vda`; copies follow from `vdb` in order).
+struct Attach<'a> {
+    s: &'a mut Scenario,
+    next: char,
+}
+
+impl Attach<'_> {
+    /// A copy of `from` as the next disk: its path and its device name.
+    fn copy(&mut self, from: &Path) -> (PathBuf, String) {
+        let device = format!("vd{}", self.next);
+        self.next = char::from(self.next as u8 + 1);
+        (self.s.disk_copy(from), device)
+    }
+}
+
+/// The XFS and Btrfs disks: made once in the scenario's directory, then copied and
+/// edited.
+fn xfs_btrfs_bad_disks(at: &mut Attach<'_>) -> Vec<Bad> {
+    let base_xfs = at.s.dir.join("xfs-base.img");
+    xfs_base().write(&base_xfs).unwrap();
+    let base_btrfs = at.s.dir.join("btrfs-base.img");
+    btrfs_base().write(&base_btrfs).unwrap();
+    let mut out = Vec::new();
+
+    let (image, d) = at.copy(&base_xfs);
+    hostile::xfs_break_superblock_crc(&image).unwrap();
+    let problems = vec![(d, "corrupt xfs filesystem: superblock checksum mismatch")];
+    out.push(Bad { image, problems });
+
+    let (image, d) = at.copy(&base_xfs);
+    hostile::xfs_bmbt_self_loop(&image, "/loader/entries").unwrap();
+    let problems = vec![(
+        d,
+        "/loader/entries: corrupt filesystem: gave up after reading",
+    )];
+    out.push(Bad { image, problems });
+
+    let (image, d) = at.copy(&base_xfs);
+    let (dir, field) = ("/boot/loader/entries", "u3.bmx[0].blockcount");
+    hostile::xfs_set_inode_field(&image, dir, field, 2_097_151).unwrap();
+    let problems = vec![(d, "/boot/loader/entries: corrupt filesystem")];
+    out.push(Bad { image, problems });
+
+    let (image, d) = at.copy(&base_btrfs);
+    edit_image(&image, |b| {
+        hostile::btrfs_break_superblock_csum(b, &hostile::BTRFS_SUPERBLOCKS);
+    });
+    let problems = vec![(
+        d,
+        "corrupt btrfs filesystem: no superblock copy with a valid crc32c",
+    )];
+    out.push(Bad { image, problems });
+
+    let (image, d) = at.copy(&base_btrfs);
+    edit_image(&image, |b| {
+        assert!(
+            hostile::btrfs_fs_tree_self_loop(b) > 0,
+            "no file-tree blocks"
+        );
+    });
+    let problems = vec![(d, "corrupt B-tree (infinite_recursion)")];
+    out.push(Bad { image, problems });
+    out
+}
+
+/// The stacked-storage disks, copied from the fixtures and edited: an LVM PV whose
+/// metadata maps the root LV past the PV's end beside the VG's other PV, whose copy
+/// of the metadata does not parse; both members of the RAID arrays, whose 1.2
+/// superblocks disagree on the member count; the LUKS disk with garbage after its
+/// LUKS2 header's magic.
+fn stacked_bad_disks(at: &mut Attach<'_>, im: &StackedImages) -> Vec<Bad> {
+    let mut out = Vec::new();
+
+    let (image, _) = at.copy(&im.lvm_a());
+    let (pv, _) = hostile::gpt_partition(&image, 2).unwrap();
+    let m = LvmMetadata::read(&image, pv).unwrap();
+    let past_end = m.edited("\"pv0\", 0\n", "\"pv0\", 28\n").unwrap();
+    m.write(&past_end, None).unwrap();
+    let problems = vec![(
+        "debian--vg-root".to_string(),
+        "maps extents 28..36 past the end of PV pv0 (31 extents)",
+    )];
+    out.push(Bad { image, problems });
+
+    let (image, d) = at.copy(&im.lvm_b());
+    let (pv, _) = hostile::gpt_partition(&image, 1).unwrap();
+    let m = LvmMetadata::read(&image, pv).unwrap();
+    let unparsable = m
+        .text
+        .replacen("logical_volumes {", "logical_volumes = {", 1);
+    m.write(&unparsable, None).unwrap();
+    let problems = vec![(format!("{d}1"), "expected a value, found '{'")];
+    out.push(Bad { image, problems });
+
+    let (image, _) = at.copy(&im.raid_a());
+    let problems = vec![("md/boot12".to_string(), "disagree: 3 members against 2")];
+    out.push(Bad { image, problems });
+    let (image, _) = at.copy(&im.raid_b());
+    let (p1, _) = hostile::gpt_partition(&image, 1).unwrap();
+    hostile::edit_md_v1(&image, p1 + hostile::MD_V12_SUPERBLOCK_AT, |sb| {
+        sb[92..96].copy_from_slice(&3u32.to_le_bytes()); // raid_disks
+    })
+    .unwrap();
+    out.push(Bad {
+        image,
+        problems: Vec::new(),
+    });
+
+    let (image, d) = at.copy(&im.luks());
+    let (p2, _) = hostile::gpt_partition(&image, 2).unwrap();
+    hostile::luks_garbage_after_magic(&image, p2).unwrap();
+    let problems = vec![(
+        format!("{d}2"),
+        "LUKS header: version 32639 is not LUKS1 or LUKS2",
+    )];
+    out.push(Bad { image, problems });
+    out
+}
+
+/// A line of `log` that names `device` (followed by `:` or a blank) and `what`.
+fn named_line<'a>(log: &'a str, device: &str, what: &str) -> Option<&'a str> {
+    log.lines().find(|l| {
+        l.contains(what) && (l.contains(&format!("{device}:")) || l.contains(&format!("{device} ")))
+    })
+}
+
+/// (7) The newer readers, one VM: three XFS disks (a superblock whose CRC is wrong,
+/// a directory whose B-tree block points at itself, a directory extent of 2^21 - 1
+/// blocks), two Btrfs (every superblock checksum wrong, every file-tree block an
+/// interior node pointing at itself), two LVM PVs of one VG (an LV mapped past its
+/// PV's end, metadata text that does not parse), two RAID members whose superblocks
+/// disagree, and a LUKS header with garbage after its magic, beside the good disk.
+/// Each problem is named on the console with its device, the good entry boots, and
+/// every image is byte-identical afterwards.
+#[test]
+fn new_readers_hostile_disks_next_to_good_disk() {
+    let test = "new_readers_hostile_disks_next_to_good_disk";
+    if !qemu_or_skip(test) || !xfs_btrfs_or_skip(test, &[&xfs_base(), &btrfs_base()]) {
+        return;
+    }
+    let Some(im) = fixtures::stacked_or_skip(test) else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let mut s = Scenario::new("hostile-new-readers");
+    let good = s.disk(&good_disk(&s));
+    let mut at = Attach {
+        s: &mut s,
+        next: 'b',
+    };
+    let mut bad = xfs_btrfs_bad_disks(&mut at);
+    bad.extend(stacked_bad_disks(&mut at, &im));
+    let prepared = started.elapsed();
+    // The fixtures' own entries (fake kernels) are listed too: the good one is
+    // chosen by name.
+    s.firmware("timeout = 0\ndefault = \"good\"\n");
+    let mut images = vec![good];
+    images.extend(bad.iter().map(|b| b.image.clone()));
+    let log = expect_good_boot(&s, &images, &[]);
+    eprintln!(
+        "{test}: {} bad disks made in {:.1} s, booted and checked in {:.1} s",
+        bad.len(),
+        prepared.as_secs_f64(),
+        (started.elapsed() - prepared).as_secs_f64()
+    );
+    let mut missing = Vec::new();
+    for (device, what) in bad.iter().flat_map(|b| b.problems.iter()) {
+        if named_line(&log, device, what).is_none() {
+            missing.push(format!("{device}: {what}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not named on the console:\n{}\n(serial log: {})",
+        missing.join("\n"),
+        s.dir.join("serial.log").display()
     );
 }
