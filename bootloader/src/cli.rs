@@ -164,6 +164,12 @@ impl Source {
                 Ok(v) if v.is_empty() && together.has_members(path) => {
                     members_only.push(path.clone())
                 }
+                // Read, but locked: listed (with -v), and not an error.
+                Ok(v) if v.is_empty() && !together.locked(path).is_empty() => {
+                    for l in together.locked(path) {
+                        inputs.warnings.push(format!("--disk {}: {l}", path.display()));
+                    }
+                }
                 Ok(v) if v.is_empty() => inputs.unreadable.push(format!(
                     "--disk {}: {}",
                     path.display(),

@@ -462,3 +462,32 @@ fn a_wiped_primary_gpt_is_read_from_its_backup_and_check_fails() {
         "{r:?}"
     );
 }
+
+/// A disk holding only an encrypted volume is read, not unreadable: `list` names the
+/// LUKS volume as a warning and exits 0 (leapboot lists it, and does not unlock it).
+#[test]
+fn a_disk_with_only_luks_is_listed_as_locked_not_unreadable() {
+    let d = dir("luks-only");
+    let img = d.join("luks.img");
+    let image = DiskImage::gpt(0).partition(Partition::new(
+        leapboot_qemu::PartType::Linux,
+        20,
+        leapboot_qemu::Filesystem::luks2("5a9a7c3e-0000-4000-8000-0000000000aa", "vault"),
+    ));
+    let missing = image.missing_requirements();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var_os("LEAPBOOT_REQUIRE_QEMU").is_none(),
+            "cannot build a LUKS image: {missing:?}"
+        );
+        eprintln!("skipped: cannot build a LUKS image: {missing:?}");
+        return;
+    }
+    image.write(&img).unwrap();
+    let r = leapboot(&["list", "--disk", &s(&img)]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.err.contains("encrypted (LUKS2)") && r.err.contains("not unlocked by leapboot"),
+        "{r:?}"
+    );
+}

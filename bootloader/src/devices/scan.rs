@@ -43,6 +43,8 @@ pub struct DiskScan {
     pub from: Vec<Member>,
     /// Damage to its partition table that was read around ([`disk::Table::damage`]).
     pub damage: Vec<String>,
+    /// Encrypted volumes found (LUKS), which leapboot lists but does not unlock.
+    pub locked: Vec<String>,
 }
 
 /// Opens `path` as a disk, reads its partition table and probes each partition,
@@ -81,6 +83,7 @@ fn scan_disk(disk: Disk, log: bool) -> Option<DiskScan> {
             members: Vec::new(),
             from: Vec::new(),
             damage: Vec::new(),
+            locked: Vec::new(),
         });
     }
     // A whole disk that is an md member: with metadata 1.0 or 0.90 the array's own
@@ -99,6 +102,7 @@ fn scan_disk(disk: Disk, log: bool) -> Option<DiskScan> {
             members: vec![*m],
             from: Vec::new(),
             damage: Vec::new(),
+            locked: Vec::new(),
         });
     }
     let table = match contain(&name, || disk::read_table(&disk)) {
@@ -131,6 +135,7 @@ fn scan_disk(disk: Disk, log: bool) -> Option<DiskScan> {
     );
     let mut out = Vec::new();
     let mut members = Vec::new();
+    let mut locked = Vec::new();
     // Partitions that start where an earlier one starts hold the same filesystem (a
     // hostile table can list one range hundreds of times): read once, listed once.
     let mut starts: std::collections::BTreeMap<u64, String> = std::collections::BTreeMap::new();
@@ -149,9 +154,11 @@ fn scan_disk(disk: Disk, log: bool) -> Option<DiskScan> {
         starts.insert(part.offset, dev.clone());
         match contain(&dev, || stack::probe(&disk, &dev, part.offset, part.len)) {
             Ok(Ok(Some(found))) => {
-                say(Area::Volume, format!("{dev}: {}", found.describe()));
-                if let Found::Member(m) = found {
-                    members.push(*m);
+                let line = format!("{dev}: {}", found.describe());
+                say(Area::Volume, line.clone());
+                match found {
+                    Found::Member(m) => members.push(*m),
+                    Found::Luks(_) => locked.push(line),
                 }
                 continue;
             }
@@ -208,6 +215,7 @@ fn scan_disk(disk: Disk, log: bool) -> Option<DiskScan> {
         members,
         from: Vec::new(),
         damage: table.damage,
+        locked,
     })
 }
 
@@ -375,6 +383,15 @@ impl Together {
         self.seen.extend(volumes.iter().map(|v| v.info.clone()));
         self.scans.push((path.to_path_buf(), s));
         volumes
+    }
+
+    /// The encrypted volumes on the disk at `path` (one line each).
+    pub fn locked(&self, path: &Path) -> Vec<String> {
+        self.scans
+            .iter()
+            .filter(|(p, _)| p == path)
+            .flat_map(|(_, s)| s.locked.iter().cloned())
+            .collect()
     }
 
     /// True when the disk at `path` holds RAID members or LVM PVs.

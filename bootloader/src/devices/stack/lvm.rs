@@ -512,6 +512,25 @@ pub fn dm_name(vg: &str, lv: &str) -> String {
     format!("{}-{}", vg.replace('-', "--"), lv.replace('-', "--"))
 }
 
+/// A PV or VG UUID as LVM's tools print it: the 32 characters in groups of
+/// 6-4-4-4-4-4-6, joined by dashes (`id_write_format` in lvm2's `uuid.c`); anything
+/// else as it is.
+pub fn uuid_display(uuid: &str) -> String {
+    if uuid.len() != 32 || !uuid.is_ascii() {
+        return uuid.to_string();
+    }
+    let mut out = String::with_capacity(38);
+    let mut at = 0;
+    for (i, n) in [6, 4, 4, 4, 4, 4, 6].into_iter().enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        out.push_str(uuid.get(at..at + n).unwrap_or_default());
+        at += n;
+    }
+    out
+}
+
 /// GRUB's names for an LV (`lvm.c`): `lvm/` and the device-mapper name, then
 /// `lvmid/VGUUID/LVUUID` when the metadata gives both UUIDs.
 pub fn grub_names(vg: &VolumeGroup, lv_name: &str, lv_id: &str) -> Vec<String> {
@@ -769,6 +788,15 @@ mod tests {
     fn dm_names_double_dashes() {
         assert_eq!(dm_name("debian-vg", "root"), "debian--vg-root");
         assert_eq!(dm_name("vg", "root-snap"), "vg-root--snap");
+    }
+
+    #[test]
+    fn uuids_print_as_lvm_prints_them() {
+        assert_eq!(
+            uuid_display("bZo3wCULgsAbCdEfGhIjKlMnOpQrStUv"),
+            "bZo3wC-ULgs-AbCd-EfGh-IjKl-MnOp-QrStUv"
+        );
+        assert_eq!(uuid_display("short"), "short");
     }
 
     #[test]

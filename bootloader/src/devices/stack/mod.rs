@@ -113,7 +113,10 @@ impl Member {
                     Some(Err(e)) => format!("whose metadata cannot be read: {e}"),
                     None => "without a metadata area".into(),
                 };
-                format!("LVM2 physical volume {vg}, PV UUID {}", label.uuid)
+                format!(
+                    "LVM2 physical volume {vg}, PV UUID {}",
+                    lvm::uuid_display(&label.uuid)
+                )
             }
         }
     }
