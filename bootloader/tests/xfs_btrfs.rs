@@ -19,6 +19,7 @@
 use leapboot::devices::disk::{self, Disk};
 use leapboot::devices::volume::{self, FsType, Volume, VolumeError};
 use leapboot_menus::{FileKind, FsError};
+use leapboot_qemu::hostfs::{find_program as tool, is_root};
 use leapboot_qemu::hostile;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,21 +36,6 @@ const GRUB_CFG: &str =
 const HOSTILE_TIME: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------- environment
-
-/// A tool's path: on `PATH`, or in the sbin directories a non-root `PATH` lacks.
-fn tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// Root, as `/proc/self` (owned by the process's effective uid) says.
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
 
 /// True when `tools` (and root, when `root`) are there; otherwise says why the test
 /// is skipped, or fails it under `LEAPBOOT_REQUIRE_QEMU=1`.

@@ -33,6 +33,7 @@ use std::process::Command;
 use leapboot_initramfs::Archive;
 
 use crate::disk::{DiskImage, Filesystem, PartType, Partition};
+use crate::hostfs::find_program;
 use crate::kernel::{Kernel, cache_dir, debian_kernel};
 use crate::util::{FileLock, Fnv64, TempDir, env_nonempty, io_err, run, splitmix64};
 use crate::vm::{DiskSpec, Vm, VmConfig, default_timeout, qemu_available};
@@ -253,15 +254,6 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("cryptsetup", "cryptsetup-bin"),
     ("sgdisk", "gdisk"),
 ];
-
-/// The path of `program` in `PATH` or the sbin directories.
-fn find_program(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-}
 
 /// What is missing to build the images: QEMU and each tool, with its package.
 pub fn missing_tools() -> Vec<String> {

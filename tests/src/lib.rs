@@ -246,3 +246,46 @@ pub fn target_initrds(vm: &mut Vm) -> String {
         .unwrap();
     after(&line, "LEAPBOOT-TARGET-INITRDS: ")
 }
+
+/// What grub-mkconfig's `00_header` writes on Debian, Ubuntu and RHEL alike after
+/// choosing `default`: the `--id` option when GRUB has it, the one-shot
+/// `prev_saved_entry` handling and `savedefault`.
+pub const GRUB_MKCONFIG_IDS_AND_SAVEDEFAULT: &str = r#"if [ x"${feature_menuentry_id}" = xy ]; then
+  menuentry_id_option="--id"
+else
+  menuentry_id_option=""
+fi
+
+export menuentry_id_option
+
+if [ "${prev_saved_entry}" ]; then
+  set saved_entry="${prev_saved_entry}"
+  save_env saved_entry
+  set prev_saved_entry=
+  save_env prev_saved_entry
+  set boot_once=true
+fi
+
+function savedefault {
+  if [ -z "${boot_once}" ]; then
+    saved_entry="${chosen}"
+    save_env saved_entry
+  fi
+}
+"#;
+
+/// grub-mkconfig's `load_video` function (`00_header`).
+pub const GRUB_MKCONFIG_LOAD_VIDEO: &str = r#"function load_video {
+  if [ x$feature_all_video_module = xy ]; then
+    insmod all_video
+  else
+    insmod efi_gop
+    insmod efi_uga
+    insmod ieee1275_fb
+    insmod vbe
+    insmod vga
+    insmod video_bochs
+    insmod video_cirrus
+  fi
+}
+"#;

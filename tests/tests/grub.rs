@@ -30,7 +30,10 @@
 // Test code: a failed unwrap, expect or panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use leapboot_e2e::{Scenario, TARGET_OPTIONS, after, menu_from_log};
+use leapboot_e2e::{
+    GRUB_MKCONFIG_IDS_AND_SAVEDEFAULT, GRUB_MKCONFIG_LOAD_VIDEO, Scenario, TARGET_OPTIONS, after,
+    menu_from_log,
+};
 use leapboot_qemu::grub::{self, BiosGrub};
 use leapboot_qemu::{DiskImage, Partition, Vm, default_timeout, qemu_or_skip};
 use std::path::PathBuf;
@@ -319,42 +322,7 @@ else
    set default="{default}"
 fi
 
-if [ x"${{feature_menuentry_id}}" = xy ]; then
-  menuentry_id_option="--id"
-else
-  menuentry_id_option=""
-fi
-
-export menuentry_id_option
-
-if [ "${{prev_saved_entry}}" ]; then
-  set saved_entry="${{prev_saved_entry}}"
-  save_env saved_entry
-  set prev_saved_entry=
-  save_env prev_saved_entry
-  set boot_once=true
-fi
-
-function savedefault {{
-  if [ -z "${{boot_once}}" ]; then
-    saved_entry="${{chosen}}"
-    save_env saved_entry
-  fi
-}}
-function load_video {{
-  if [ x$feature_all_video_module = xy ]; then
-    insmod all_video
-  else
-    insmod efi_gop
-    insmod efi_uga
-    insmod ieee1275_fb
-    insmod vbe
-    insmod vga
-    insmod video_bochs
-    insmod video_cirrus
-  fi
-}}
-
+{GRUB_MKCONFIG_IDS_AND_SAVEDEFAULT}{GRUB_MKCONFIG_LOAD_VIDEO}
 {SERIAL}if [ x$feature_timeout_style = xy ] ; then
   set timeout_style=menu
   set timeout=0
@@ -616,29 +584,7 @@ else
    set default="0"
 fi
 
-if [ x"${{feature_menuentry_id}}" = xy ]; then
-  menuentry_id_option="--id"
-else
-  menuentry_id_option=""
-fi
-
-export menuentry_id_option
-
-if [ "${{prev_saved_entry}}" ]; then
-  set saved_entry="${{prev_saved_entry}}"
-  save_env saved_entry
-  set prev_saved_entry=
-  save_env prev_saved_entry
-  set boot_once=true
-fi
-
-function savedefault {{
-  if [ -z "${{boot_once}}" ]; then
-    saved_entry="${{chosen}}"
-    save_env saved_entry
-  fi
-}}
-function initrdfail {{
+{GRUB_MKCONFIG_IDS_AND_SAVEDEFAULT}function initrdfail {{
     if [ -n "${{have_grubenv}}" ]; then if [ -n "${{partuuid}}" ]; then
       if [ -z "${{initrdfail}}" ]; then
         set initrdfail=1
@@ -654,20 +600,7 @@ function recordfail {{
   set recordfail=1
   if [ -n "${{have_grubenv}}" ]; then if [ -z "${{boot_once}}" ]; then save_env recordfail; fi; fi
 }}
-function load_video {{
-  if [ x$feature_all_video_module = xy ]; then
-    insmod all_video
-  else
-    insmod efi_gop
-    insmod efi_uga
-    insmod ieee1275_fb
-    insmod vbe
-    insmod vga
-    insmod video_bochs
-    insmod video_cirrus
-  fi
-}}
-
+{GRUB_MKCONFIG_LOAD_VIDEO}
 {SERIAL}if [ "${{recordfail}}" = 1 ] ; then
   set timeout=30
 else

@@ -39,8 +39,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use leapboot_e2e::{
-    Scenario, TARGET_OPTIONS, assert_alive, leapboot_bin, menu_from_log, target_cmdline,
-    target_initrds,
+    GRUB_MKCONFIG_IDS_AND_SAVEDEFAULT, GRUB_MKCONFIG_LOAD_VIDEO, Scenario, TARGET_OPTIONS,
+    assert_alive, leapboot_bin, menu_from_log, target_cmdline, target_initrds,
 };
 use leapboot_qemu::{
     DiskImage, Filesystem, LogicalVolume, PartType, Partition, Vm, VolumeGroup, default_timeout,
@@ -213,43 +213,8 @@ else
    set default="${{saved_entry}}"
 fi
 
-if [ x"${{feature_menuentry_id}}" = xy ]; then
-  menuentry_id_option="--id"
-else
-  menuentry_id_option=""
-fi
-
-export menuentry_id_option
-
-if [ "${{prev_saved_entry}}" ]; then
-  set saved_entry="${{prev_saved_entry}}"
-  save_env saved_entry
-  set prev_saved_entry=
-  save_env prev_saved_entry
-  set boot_once=true
-fi
-
-function savedefault {{
-  if [ -z "${{boot_once}}" ]; then
-    saved_entry="${{chosen}}"
-    save_env saved_entry
-  fi
-}}
-
-function load_video {{
-  if [ x$feature_all_video_module = xy ]; then
-    insmod all_video
-  else
-    insmod efi_gop
-    insmod efi_uga
-    insmod ieee1275_fb
-    insmod vbe
-    insmod vga
-    insmod video_bochs
-    insmod video_cirrus
-  fi
-}}
-
+{GRUB_MKCONFIG_IDS_AND_SAVEDEFAULT}
+{GRUB_MKCONFIG_LOAD_VIDEO}
 terminal_output console
 if [ x$feature_timeout_style = xy ] ; then
   set timeout_style=menu
@@ -545,20 +510,7 @@ fi
 
 export menuentry_id_option
 
-function load_video {{
-  if [ x$feature_all_video_module = xy ]; then
-    insmod all_video
-  else
-    insmod efi_gop
-    insmod efi_uga
-    insmod ieee1275_fb
-    insmod vbe
-    insmod vga
-    insmod video_bochs
-    insmod video_cirrus
-  fi
-}}
-
+{GRUB_MKCONFIG_LOAD_VIDEO}
 if [ x$feature_timeout_style = xy ] ; then
   set timeout_style=menu
   set timeout=8
@@ -749,42 +701,7 @@ else
    set default="0"
 fi
 
-if [ x"${{feature_menuentry_id}}" = xy ]; then
-  menuentry_id_option="--id"
-else
-  menuentry_id_option=""
-fi
-
-export menuentry_id_option
-
-if [ "${{prev_saved_entry}}" ]; then
-  set saved_entry="${{prev_saved_entry}}"
-  save_env saved_entry
-  set prev_saved_entry=
-  save_env prev_saved_entry
-  set boot_once=true
-fi
-
-function savedefault {{
-  if [ -z "${{boot_once}}" ]; then
-    saved_entry="${{chosen}}"
-    save_env saved_entry
-  fi
-}}
-function load_video {{
-  if [ x$feature_all_video_module = xy ]; then
-    insmod all_video
-  else
-    insmod efi_gop
-    insmod efi_uga
-    insmod ieee1275_fb
-    insmod vbe
-    insmod vga
-    insmod video_bochs
-    insmod video_cirrus
-  fi
-}}
-
+{GRUB_MKCONFIG_IDS_AND_SAVEDEFAULT}{GRUB_MKCONFIG_LOAD_VIDEO}
 if [ x$feature_default_font_path = xy ] ; then
    font=unicode
 else
