@@ -1095,8 +1095,8 @@ pub struct RunOutput {
     pub output: String,
 }
 
-/// A distribution image booted by SeaBIOS under QEMU, driven through its test driver
-/// (see the module docs). Dropping it kills QEMU.
+/// A distribution image booted by its firmware (SeaBIOS or OVMF) under QEMU, driven
+/// through its test driver (see the module docs). Dropping it kills QEMU.
 pub struct Guest {
     vm: Vm,
     next_id: u64,
