@@ -150,7 +150,9 @@ pub fn data_budget(want: u64) -> u64 {
 
 /// Reads `want` bytes of a file from `start` with `read(offset, buf)` (which must fill
 /// `buf`), in chunks, into a buffer allocated fallibly: an out-of-memory error instead
-/// of an abort.
+/// of an abort. After each chunk the thread's progress watcher, if any, is told the
+/// bytes done of `want` ([`progress::tell`](super::progress::tell)), as ext4 and FAT
+/// reads tell it, so a long XFS or Btrfs read shows how far it is too.
 pub fn read_chunked(
     path: &str,
     start: u64,
@@ -180,6 +182,7 @@ pub fn read_chunked(
                 reason: format!("read {got} of {take} bytes at offset {offset}"),
             });
         }
+        super::progress::tell(u64::try_from(out.len()).unwrap_or(u64::MAX), want);
     }
     Ok(out)
 }
@@ -441,5 +444,28 @@ mod tests {
         assert_eq!(clip_range("/f", 100, 90, 50).unwrap(), (90, 10));
         assert_eq!(clip_range("/f", 100, 200, 5).unwrap(), (100, 0));
         assert!(clip_range("/f", u64::MAX, 0, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn chunked_reads_tell_the_progress_watcher_each_chunk() {
+        let want = u64::try_from(CHUNK * 2 + 3).unwrap();
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let s = seen.clone();
+        let out = super::super::progress::watch(
+            move |done, total| s.borrow_mut().push((done, total)),
+            || {
+                read_chunked("/f", 0, want, |offset, buf| {
+                    buf.fill(u8::try_from(offset >> 24).unwrap());
+                    Ok(buf.len())
+                })
+            },
+        )
+        .unwrap();
+        assert_eq!(out.len(), CHUNK * 2 + 3);
+        let chunk = u64::try_from(CHUNK).unwrap();
+        assert_eq!(
+            *seen.borrow(),
+            [(chunk, want), (2 * chunk, want), (want, want)]
+        );
     }
 }
