@@ -257,13 +257,19 @@ struct Initrds {
 
 impl Initrds {
     /// Appends one initrd 4-byte aligned: each cpio archive starts aligned, and the
-    /// kernel unpacks them one after another.
-    fn push(&mut self, path: String, d: &[u8]) {
+    /// kernel unpacks them one after another. The first is kept as read, not copied
+    /// (a 256 MiB initrd would otherwise be copied once more, and held twice).
+    fn push(&mut self, path: String, d: Vec<u8>) {
+        if self.data.is_empty() {
+            self.data = d;
+            self.parts.push((path, 0..self.data.len()));
+            return;
+        }
         while !self.data.len().is_multiple_of(4) {
             self.data.push(0);
         }
         let start = self.data.len();
-        self.data.extend_from_slice(d);
+        self.data.extend_from_slice(&d);
         self.parts.push((path, start..self.data.len()));
     }
 
@@ -308,7 +314,7 @@ fn read_initrds(entry: &Entry, vol: &Volume, r: &mut Report) -> Result<Initrds, 
             .read_range(&entry.kernel, s.offset, s.size)
             .map_err(|e| read_failure(r, &entry.id, "initrd", &path, vol, e))?;
         total += d.len() as u64;
-        out.push(path, &d);
+        out.push(path, d);
     }
     for path in &entry.initrds {
         let read = with_progress(&format!("initrd {path}"), || {
@@ -317,7 +323,7 @@ fn read_initrds(entry: &Entry, vol: &Volume, r: &mut Report) -> Result<Initrds, 
         match read {
             Ok(d) => {
                 total += d.len() as u64;
-                out.push(path.clone(), &d);
+                out.push(path.clone(), d);
             }
             Err(FsError::TooLarge { .. }) => return Err(too_large(r, path.clone())),
             Err(e) => return Err(read_failure(r, &entry.id, "initrd", path, vol, e)),
