@@ -128,6 +128,59 @@ impl lambutter::BlockRead for BoundedReader {
     }
 }
 
+/// What a reader crate's error means, before the budget is considered: each volume
+/// classifies its crate's errors into these, and [`run`] makes the [`FsError`].
+pub enum Meaning {
+    /// No such file or directory.
+    NotFound,
+    /// Not a regular file.
+    NotAFile,
+    /// Larger than the caller's limit.
+    TooLarge {
+        /// The file's size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A feature the crate does not read (`what` names it for the user).
+    Unsupported(&'static str),
+    /// Damaged, with the crate's reason in words.
+    Corrupt(String),
+}
+
+/// Runs `f` on the filesystem in `cell` for the file `path`, within the current
+/// operation's `budget`: an error becomes an [`FsError`] through `classify`, except
+/// that an exhausted budget is always reported as such (whatever error the crate made
+/// of the refused read), and a filesystem already in use answers "volume busy".
+pub fn run<F, T, E>(
+    cell: &std::cell::RefCell<F>,
+    budget: &Budget,
+    path: &str,
+    f: impl FnOnce(&mut F) -> Result<T, E>,
+    classify: impl FnOnce(E) -> Meaning,
+) -> Result<T, FsError> {
+    let mut fs = cell.try_borrow_mut().map_err(|_| FsError::Io {
+        path: path.to_string(),
+        source: std::io::Error::other("volume busy"),
+    })?;
+    f(&mut fs).map_err(|e| {
+        let path = path.to_string();
+        if budget.exhausted() {
+            return FsError::Corrupt {
+                path,
+                reason: exhausted_reason(budget),
+            };
+        }
+        match classify(e) {
+            Meaning::NotFound => FsError::NotFound { path },
+            Meaning::NotAFile => FsError::NotAFile { path },
+            Meaning::TooLarge { size, limit } => FsError::TooLarge { path, size, limit },
+            Meaning::Unsupported(what) => FsError::Unsupported { path, what },
+            Meaning::Corrupt(reason) => FsError::Corrupt { path, reason },
+        }
+    })
+}
+
 /// The reason given when a budget ran out.
 pub fn exhausted_reason(budget: &Budget) -> String {
     format!(

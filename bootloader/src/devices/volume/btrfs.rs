@@ -26,7 +26,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::as_conversions)]
 
-use super::bounded::{self, BoundedReader, Budget, Found, Lookup};
+use super::bounded::{self, BoundedReader, Budget, Found, Lookup, Meaning};
 use super::slice::Slice;
 use lambutter::{Btrfs, Error, SuperblockReason};
 use leapboot_menus::bytes;
@@ -145,7 +145,8 @@ impl BtrfsVolume {
         self.default_id
     }
 
-    /// Runs `f` on a view within the current operation's budget, mapping its error.
+    /// Runs `f` on a view within the current operation's budget, mapping its error
+    /// ([`bounded::run`]).
     fn with<T>(
         &self,
         view: View,
@@ -156,33 +157,7 @@ impl BtrfsVolume {
             View::Top => &self.top,
             View::Default => self.default.as_ref().unwrap_or(&self.top),
         };
-        let mut fs = cell.try_borrow_mut().map_err(|_| FsError::Io {
-            path: path.to_string(),
-            source: std::io::Error::other("volume busy"),
-        })?;
-        f(&mut fs).map_err(|e| self.map(path, e))
-    }
-
-    fn map(&self, path: &str, e: Error) -> FsError {
-        let path = path.to_string();
-        if self.budget.exhausted() {
-            return FsError::Corrupt {
-                path,
-                reason: bounded::exhausted_reason(&self.budget),
-            };
-        }
-        match e {
-            Error::NotFound => FsError::NotFound { path },
-            Error::NotARegularFile => FsError::NotAFile { path },
-            e if is_unsupported(&e) => FsError::Unsupported {
-                path,
-                what: "this Btrfs feature",
-            },
-            e => FsError::Corrupt {
-                path,
-                reason: describe(&e),
-            },
-        }
+        bounded::run(cell, &self.budget, path, f, meaning)
     }
 
     /// `path` followed in the top level, then (when not found there) in the default
@@ -398,6 +373,16 @@ fn identity(slice: &Slice) -> Result<Identity, BtrfsOpenError> {
             "no superblock copy with a valid crc32c checksum".into(),
         )),
         None => Err(BtrfsOpenError::Corrupt("no Btrfs superblock magic".into())),
+    }
+}
+
+/// What a `lambutter` error means to leapboot.
+fn meaning(e: Error) -> Meaning {
+    match e {
+        Error::NotFound => Meaning::NotFound,
+        Error::NotARegularFile => Meaning::NotAFile,
+        e if is_unsupported(&e) => Meaning::Unsupported("this Btrfs feature"),
+        e => Meaning::Corrupt(describe(&e)),
     }
 }
 

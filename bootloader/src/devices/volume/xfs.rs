@@ -15,7 +15,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::as_conversions)]
 
-use super::bounded::{self, BoundedReader, Budget, Lookup};
+use super::bounded::{self, BoundedReader, Budget, Lookup, Meaning};
 use super::slice::Slice;
 use lamxfs::{EntryKind, Error, Location, SuperblockReason, Xfs};
 use leapboot_menus::{DirEntry, FileKind, FileSystem, FsError, Metadata};
@@ -79,44 +79,13 @@ impl XfsVolume {
     }
 
     /// Runs `f` on the filesystem within the current operation's budget, mapping its
-    /// error.
+    /// error ([`bounded::run`]).
     fn with<T>(
         &self,
         path: &str,
         f: impl FnOnce(&mut Xfs<BoundedReader>) -> Result<T, Error>,
     ) -> Result<T, FsError> {
-        let mut fs = self.fs.try_borrow_mut().map_err(|_| FsError::Io {
-            path: path.to_string(),
-            source: std::io::Error::other("volume busy"),
-        })?;
-        f(&mut fs).map_err(|e| self.map(path, e))
-    }
-
-    fn map(&self, path: &str, e: Error) -> FsError {
-        let path = path.to_string();
-        if self.budget.exhausted() {
-            return FsError::Corrupt {
-                path,
-                reason: bounded::exhausted_reason(&self.budget),
-            };
-        }
-        match e {
-            Error::NotFound { .. } => FsError::NotFound { path },
-            Error::NotARegularFile => FsError::NotAFile { path },
-            Error::FileTooLarge { size, max } => FsError::TooLarge {
-                path,
-                size,
-                limit: max,
-            },
-            e if is_unsupported(&e) => FsError::Unsupported {
-                path,
-                what: "this XFS feature",
-            },
-            e => FsError::Corrupt {
-                path,
-                reason: describe(&e),
-            },
-        }
+        bounded::run(&self.fs, &self.budget, path, f, meaning)
     }
 
     /// Reads `want` bytes from `start` of the file `ino` (both within the file).
@@ -246,6 +215,17 @@ impl FileSystem for XfsVolume {
                 0
             },
         })
+    }
+}
+
+/// What an `lamxfs` error means to leapboot.
+fn meaning(e: Error) -> Meaning {
+    match e {
+        Error::NotFound { .. } => Meaning::NotFound,
+        Error::NotARegularFile => Meaning::NotAFile,
+        Error::FileTooLarge { size, max } => Meaning::TooLarge { size, limit: max },
+        e if is_unsupported(&e) => Meaning::Unsupported("this XFS feature"),
+        e => Meaning::Corrupt(describe(&e)),
     }
 }
 
