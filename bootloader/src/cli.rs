@@ -167,7 +167,9 @@ impl Source {
                 // Read, but locked: listed (with -v), and not an error.
                 Ok(v) if v.is_empty() && !together.locked(path).is_empty() => {
                     for l in together.locked(path) {
-                        inputs.warnings.push(format!("--disk {}: {l}", path.display()));
+                        inputs
+                            .warnings
+                            .push(format!("--disk {}: {l}", path.display()));
                     }
                 }
                 Ok(v) if v.is_empty() => inputs.unreadable.push(format!(
