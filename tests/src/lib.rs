@@ -247,6 +247,15 @@ pub fn target_initrds(vm: &mut Vm) -> String {
     after(&line, "LEAPBOOT-TARGET-INITRDS: ")
 }
 
+/// How grub-mkconfig's `00_header` chooses `default`: a one-shot `next_entry` (used
+/// up with `save_env`), else `GRUB_DEFAULT` as written (`${saved_entry}` for `saved`).
+pub fn grub_mkconfig_default(default: &str) -> String {
+    format!(
+        "if [ \"${{next_entry}}\" ] ; then\n   set default=\"${{next_entry}}\"\n   set next_entry=\n   \
+         save_env next_entry\n   set boot_once=true\nelse\n   set default=\"{default}\"\nfi\n"
+    )
+}
+
 /// What grub-mkconfig's `00_header` writes on Debian, Ubuntu and RHEL alike after
 /// choosing `default`: the `--id` option when GRUB has it, the one-shot
 /// `prev_saved_entry` handling and `savedefault`.
@@ -289,3 +298,25 @@ pub const GRUB_MKCONFIG_LOAD_VIDEO: &str = r#"function load_video {
   fi
 }
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines are grub-mkconfig's (`00_header`, Debian 12 and RHEL 9 alike).
+    #[test]
+    fn the_default_block_is_grub_mkconfigs() {
+        assert_eq!(
+            grub_mkconfig_default("${saved_entry}"),
+            r#"if [ "${next_entry}" ] ; then
+   set default="${next_entry}"
+   set next_entry=
+   save_env next_entry
+   set boot_once=true
+else
+   set default="${saved_entry}"
+fi
+"#
+        );
+    }
+}

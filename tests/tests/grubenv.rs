@@ -5,7 +5,7 @@
 // Test code: a failed unwrap, expect or panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use leapboot_e2e::{Scenario, TARGET_OPTIONS, target_cmdline};
+use leapboot_e2e::{Scenario, TARGET_OPTIONS, grub_mkconfig_default, target_cmdline};
 use leapboot_qemu::{DiskImage, Partition, default_timeout, qemu_or_skip};
 
 const ROOT_UUID: &str = "7f3c2a10-1b2c-4d5e-8f90-a1b2c3d4e5f6";
@@ -20,9 +20,10 @@ fn grubenv(vars: &str) -> Vec<u8> {
 /// grub-mkconfig's header logic for `next_entry`, then two entries.
 fn grub_cfg() -> String {
     let linux = format!("linux /boot/vmlinuz root=UUID={ROOT_UUID} ro {TARGET_OPTIONS}");
+    let choose_default = grub_mkconfig_default("0");
     format!(
         "if [ -s $prefix/grubenv ]; then\n  load_env\nfi\n\
-         if [ \"${{next_entry}}\" ] ; then\n   set default=\"${{next_entry}}\"\n   set next_entry=\n   save_env next_entry\n   set boot_once=true\nelse\n   set default=\"0\"\nfi\n\
+         {choose_default}\
          set timeout=0\n\
          menuentry 'Normal' --id normal {{\n\t{linux} which=normal\n\tinitrd /boot/target.img\n}}\n\
          menuentry 'Once' --id once {{\n\t{linux} which=once\n\tinitrd /boot/target.img\n}}\n"

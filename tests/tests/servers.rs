@@ -40,7 +40,8 @@
 
 use leapboot_e2e::{
     GRUB_MKCONFIG_IDS_AND_SAVEDEFAULT, GRUB_MKCONFIG_LOAD_VIDEO, Scenario, TARGET_OPTIONS,
-    assert_alive, leapboot_bin, menu_from_log, target_cmdline, target_initrds,
+    assert_alive, grub_mkconfig_default, leapboot_bin, menu_from_log, target_cmdline,
+    target_initrds,
 };
 use leapboot_qemu::{
     DiskImage, Filesystem, LogicalVolume, PartType, Partition, Vm, VolumeGroup, default_timeout,
@@ -195,6 +196,7 @@ fn rhel_grub_cfg() -> String {
     let u = RHEL_BOOT_UUID;
     let hints = "--hint-bios=hd0,gpt2 --hint-efi=hd0,gpt2 --hint-baremetal=ahci0,gpt2";
     let opts = rhel_options();
+    let choose_default = grub_mkconfig_default("${saved_entry}");
     format!(
         r#"### BEGIN /etc/grub.d/00_header ###
 set pager=1
@@ -204,15 +206,7 @@ if [ -f ${{config_directory}}/grubenv ]; then
 elif [ -s $prefix/grubenv ]; then
   load_env
 fi
-if [ "${{next_entry}}" ] ; then
-   set default="${{next_entry}}"
-   set next_entry=
-   save_env next_entry
-   set boot_once=true
-else
-   set default="${{saved_entry}}"
-fi
-
+{choose_default}
 {GRUB_MKCONFIG_IDS_AND_SAVEDEFAULT}
 {GRUB_MKCONFIG_LOAD_VIDEO}
 terminal_output console
@@ -484,6 +478,7 @@ fn suse_grub_cfg() -> String {
     let adv = format!("Advanced options for {SUSE_NAME}");
     let with = |v: &str| format!("{SUSE_NAME}, with Linux {v}");
     let sub = |v: &str| format!("gnulinux-{v}-advanced-{u}");
+    let choose_default = grub_mkconfig_default("${saved_entry}");
     format!(
         r#"### BEGIN /etc/grub.d/00_header ###
 set btrfs_relative_path="y"
@@ -493,15 +488,7 @@ if [ -f ${{config_directory}}/grubenv ]; then
 elif [ -s $prefix/grubenv ]; then
   load_env
 fi
-if [ "${{next_entry}}" ] ; then
-   set default="${{next_entry}}"
-   set next_entry=
-   save_env next_entry
-   set boot_once=true
-else
-   set default="${{saved_entry}}"
-fi
-
+{choose_default}
 if [ x"${{feature_menuentry_id}}" = xy ]; then
   menuentry_id_option="--id"
 else
@@ -686,21 +673,14 @@ fn debian_grub_cfg(vg: &VolumeGroup, new: &str) -> String {
             debian_entry("\t\t", vg, v, &recovery(marker)),
         ));
     }
+    let choose_default = grub_mkconfig_default("0");
     format!(
         r#"### BEGIN /etc/grub.d/00_header ###
 if [ -s $prefix/grubenv ]; then
   set have_grubenv=true
   load_env
 fi
-if [ "${{next_entry}}" ] ; then
-   set default="${{next_entry}}"
-   set next_entry=
-   save_env next_entry
-   set boot_once=true
-else
-   set default="0"
-fi
-
+{choose_default}
 {GRUB_MKCONFIG_IDS_AND_SAVEDEFAULT}{GRUB_MKCONFIG_LOAD_VIDEO}
 if [ x$feature_default_font_path = xy ] ; then
    font=unicode
