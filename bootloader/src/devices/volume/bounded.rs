@@ -278,6 +278,54 @@ pub struct Found<N> {
     pub real: String,
 }
 
+impl<N> Found<N> {
+    /// Its metadata as `FileSystem::metadata` gives it: a size for files only.
+    pub fn shown_metadata(&self) -> Metadata {
+        Metadata {
+            kind: self.meta.kind,
+            len: if self.meta.kind == FileKind::File {
+                self.meta.len
+            } else {
+                0
+            },
+        }
+    }
+
+    /// An error unless it is a directory.
+    pub fn require_dir(&self, path: &str) -> Result<(), FsError> {
+        if self.meta.kind == FileKind::Dir {
+            Ok(())
+        } else {
+            Err(FsError::NotADirectory {
+                path: path.to_string(),
+            })
+        }
+    }
+}
+
+/// An error when a file of `size` bytes is over the caller's `limit`.
+pub fn within_limit(path: &str, size: u64, limit: u64) -> Result<(), FsError> {
+    if size > limit {
+        return Err(FsError::TooLarge {
+            path: path.to_string(),
+            size,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// An error when a directory listing has more than [`MAX_DIR_ENTRIES`] entries.
+pub fn within_dir_limit(path: &str, entries: usize) -> Result<(), FsError> {
+    if entries > MAX_DIR_ENTRIES {
+        return Err(FsError::Corrupt {
+            path: path.to_string(),
+            reason: format!("more than {MAX_DIR_ENTRIES} entries"),
+        });
+    }
+    Ok(())
+}
+
 /// The object `path` names, following symlinks in every component as Linux does
 /// (relative targets from the link's directory, `..` in targets, at most
 /// [`MAX_LINKS`] links). Errors name `path`.

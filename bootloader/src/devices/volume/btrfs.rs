@@ -244,13 +244,7 @@ impl FileSystem for BtrfsVolume {
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, FsError> {
         self.budget.start(bounded::METADATA_BUDGET);
         let (view, inode, size) = self.file(path)?;
-        if size > limit {
-            return Err(FsError::TooLarge {
-                path: path.to_string(),
-                size,
-                limit,
-            });
-        }
+        bounded::within_limit(path, size, limit)?;
         self.read_found(view, path, inode, 0, size)
     }
 
@@ -264,22 +258,13 @@ impl FileSystem for BtrfsVolume {
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>, FsError> {
         self.budget.start(bounded::METADATA_BUDGET);
         let (view, found) = self.find(path)?;
-        if found.meta.kind != FileKind::Dir {
-            return Err(FsError::NotADirectory {
-                path: path.to_string(),
-            });
-        }
+        found.require_dir(path)?;
         let real = found.real;
         let p = lambutter::Path::new(real.as_bytes()).ok_or_else(|| FsError::NotFound {
             path: path.to_string(),
         })?;
         let entries = self.with(view, path, |fs| fs.read_dir(p))?;
-        if entries.len() > bounded::MAX_DIR_ENTRIES {
-            return Err(FsError::Corrupt {
-                path: path.to_string(),
-                reason: format!("more than {} entries", bounded::MAX_DIR_ENTRIES),
-            });
-        }
+        bounded::within_dir_limit(path, entries.len())?;
         Ok(entries
             .into_iter()
             .filter_map(|e| {
@@ -292,15 +277,7 @@ impl FileSystem for BtrfsVolume {
 
     fn metadata(&self, path: &str) -> Result<Metadata, FsError> {
         self.budget.start(bounded::METADATA_BUDGET);
-        let meta = self.find(path)?.1.meta;
-        Ok(Metadata {
-            kind: meta.kind,
-            len: if meta.kind == FileKind::File {
-                meta.len
-            } else {
-                0
-            },
-        })
+        Ok(self.find(path)?.1.shown_metadata())
     }
 }
 

@@ -156,13 +156,7 @@ impl FileSystem for XfsVolume {
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, FsError> {
         self.budget.start(bounded::METADATA_BUDGET);
         let (ino, size) = self.file(path)?;
-        if size > limit {
-            return Err(FsError::TooLarge {
-                path: path.to_string(),
-                size,
-                limit,
-            });
-        }
+        bounded::within_limit(path, size, limit)?;
         self.read_found(path, ino, 0, size)
     }
 
@@ -176,19 +170,10 @@ impl FileSystem for XfsVolume {
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>, FsError> {
         self.budget.start(bounded::METADATA_BUDGET);
         let found = bounded::follow(self, path)?;
-        if found.meta.kind != FileKind::Dir {
-            return Err(FsError::NotADirectory {
-                path: path.to_string(),
-            });
-        }
+        found.require_dir(path)?;
         let real = found.real;
         let entries = self.with(path, |fs| fs.read_dir(lamxfs::Path::new(real.as_bytes())))?;
-        if entries.len() > bounded::MAX_DIR_ENTRIES {
-            return Err(FsError::Corrupt {
-                path: path.to_string(),
-                reason: format!("more than {} entries", bounded::MAX_DIR_ENTRIES),
-            });
-        }
+        bounded::within_dir_limit(path, entries.len())?;
         Ok(entries
             .into_iter()
             .filter_map(|e| {
@@ -206,15 +191,7 @@ impl FileSystem for XfsVolume {
 
     fn metadata(&self, path: &str) -> Result<Metadata, FsError> {
         self.budget.start(bounded::METADATA_BUDGET);
-        let meta = bounded::follow(self, path)?.meta;
-        Ok(Metadata {
-            kind: meta.kind,
-            len: if meta.kind == FileKind::File {
-                meta.len
-            } else {
-                0
-            },
-        })
+        Ok(bounded::follow(self, path)?.shown_metadata())
     }
 }
 
