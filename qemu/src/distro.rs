@@ -1129,27 +1129,14 @@ impl Guest {
                 .arg("-drive")
                 .arg(format!("if=pflash,format=raw,unit=1,file={OVMF_VARS}"));
         }
-        match accel {
-            Accel::Tcg => cmd.args(["-accel", "tcg"]),
-            Accel::Kvm => cmd.args(["-accel", "kvm", "-cpu", "host"]),
-        };
+        cmd.args(accel.args());
         cmd.args(["-m", "1024", "-display", "none", "-monitor", "none"])
             .args(["-serial", "stdio", "-snapshot"]);
         let mut disks = vec![(image.disk.as_path(), false)];
         disks.extend(extra_disks.iter().map(|d| (*d, true)));
         for (i, (disk, readonly)) in disks.into_iter().enumerate() {
-            if !disk.is_file() {
-                return Err(Error::Missing(format!(
-                    "VM file {} does not exist",
-                    disk.display()
-                )));
-            }
-            let p = disk.to_str().filter(|p| !p.contains(',')).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "disk path {} is not UTF-8 or contains ','",
-                    disk.display()
-                ))
-            })?;
+            crate::vm::require_file(disk)?;
+            let p = crate::vm::drive_path(disk)?;
             let ro = if readonly { ",readonly=on" } else { "" };
             cmd.arg("-drive")
                 .arg(format!("file={p},format=raw,id=disk{i},if=virtio{ro}"));

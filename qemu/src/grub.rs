@@ -335,25 +335,12 @@ pub fn boot_bios(disks: &[&Path], serial_log: &Path) -> Result<Vm> {
     let mut cmd = Command::new(qemu_binary());
     cmd.args(["-no-user-config", "-nodefaults", "-name", "leapboot-grub"])
         .args(["-machine", "q35"]);
-    match accel {
-        Accel::Tcg => cmd.args(["-accel", "tcg"]),
-        Accel::Kvm => cmd.args(["-accel", "kvm", "-cpu", "host"]),
-    };
+    cmd.args(accel.args());
     cmd.args(["-m", "1024", "-display", "none", "-monitor", "none"])
         .args(["-serial", "stdio", "-no-reboot"]);
     for (i, disk) in disks.iter().enumerate() {
-        if !disk.is_file() {
-            return Err(Error::Missing(format!(
-                "VM file {} does not exist",
-                disk.display()
-            )));
-        }
-        let p = disk.to_str().filter(|p| !p.contains(',')).ok_or_else(|| {
-            Error::Invalid(format!(
-                "disk path {} is not UTF-8 or contains ','",
-                disk.display()
-            ))
-        })?;
+        crate::vm::require_file(disk)?;
+        let p = crate::vm::drive_path(disk)?;
         cmd.arg("-drive")
             .arg(format!("file={p},format=raw,id=disk{i},if=virtio"));
     }

@@ -191,6 +191,36 @@ impl Accel {
             ))),
         }
     }
+
+    /// QEMU's arguments for this accelerator.
+    pub(crate) fn args(self) -> &'static [&'static str] {
+        match self {
+            Accel::Tcg => &["-accel", "tcg"],
+            Accel::Kvm => &["-accel", "kvm", "-cpu", "host"],
+        }
+    }
+}
+
+/// An error naming `f` unless it is an existing file.
+pub(crate) fn require_file(f: &Path) -> Result<()> {
+    if f.is_file() {
+        return Ok(());
+    }
+    Err(Error::Missing(format!(
+        "VM file {} does not exist",
+        f.display()
+    )))
+}
+
+/// `disk`'s path as QEMU's `-drive file=` takes it: UTF-8 and without `,` (which
+/// `-drive` would read as the next option).
+pub(crate) fn drive_path(disk: &Path) -> Result<&str> {
+    disk.to_str().filter(|p| !p.contains(',')).ok_or_else(|| {
+        Error::Invalid(format!(
+            "disk path {} is not UTF-8 or contains ',' (QEMU's -drive cannot take it)",
+            disk.display()
+        ))
+    })
 }
 
 /// Machine type.
@@ -319,10 +349,7 @@ impl VmConfig {
             Machine::Q35 => "q35",
             Machine::Pc => "pc",
         });
-        match accel {
-            Accel::Tcg => cmd.args(["-accel", "tcg"]),
-            Accel::Kvm => cmd.args(["-accel", "kvm", "-cpu", "host"]),
-        };
+        cmd.args(accel.args());
         cmd.arg("-m").arg(self.memory_mib.to_string());
         cmd.args([
             "-display",
@@ -348,14 +375,7 @@ impl VmConfig {
         }
         cmd.arg("-append").arg(&self.append);
         for (i, disk) in self.disks.iter().enumerate() {
-            let path = disk.path.to_str().ok_or_else(|| {
-                Error::Invalid(format!("disk path {} is not UTF-8", disk.path.display()))
-            })?;
-            if path.contains(',') {
-                return Err(Error::Invalid(format!(
-                    "disk path {path} contains ',' which QEMU's -drive cannot take"
-                )));
-            }
+            let path = drive_path(&disk.path)?;
             let mut drive = format!("file={path},format={},id=disk{i}", disk.format);
             let device = match (disk.interface, disk.block_size) {
                 (Interface::Virtio, Some(bs)) => {
@@ -402,15 +422,7 @@ impl VmConfig {
             Firmware::Custom(p) => files.push(p),
             Firmware::SeaBios => {}
         }
-        for f in files {
-            if !f.is_file() {
-                return Err(Error::Missing(format!(
-                    "VM file {} does not exist",
-                    f.display()
-                )));
-            }
-        }
-        Ok(())
+        files.into_iter().try_for_each(|f| require_file(f))
     }
 }
 
