@@ -164,19 +164,22 @@ impl Source {
                 Ok(v) if v.is_empty() && together.has_members(path) => {
                     members_only.push(path.clone())
                 }
-                // Read, but locked: listed (with -v), and not an error.
-                Ok(v) if v.is_empty() && !together.locked(path).is_empty() => {
-                    for l in together.locked(path) {
+                Ok(v) if v.is_empty() => {
+                    let locked = together.locked(path);
+                    if locked.is_empty() {
+                        inputs.unreadable.push(format!(
+                            "--disk {}: {}",
+                            path.display(),
+                            why_no_volume(path, &name)
+                        ));
+                    }
+                    // Read, but locked: a warning, not an error.
+                    for l in locked {
                         inputs
                             .warnings
                             .push(format!("--disk {}: {l}", path.display()));
                     }
                 }
-                Ok(v) if v.is_empty() => inputs.unreadable.push(format!(
-                    "--disk {}: {}",
-                    path.display(),
-                    why_no_volume(path, &name)
-                )),
                 Ok(v) => inputs.volumes.extend(v),
                 Err(why) => inputs
                     .unreadable
