@@ -125,31 +125,32 @@ pub fn log(area: Area, args: fmt::Arguments<'_>) {
     // One call, one line: a newline or terminal control inside a title or path from a
     // disk is shown as an escape, never obeyed and never a forged line of its own.
     let msg = args.to_string();
-    let msg = crate::printable::printable(&msg);
-    let mut l = lock();
-    for part in msg.lines() {
-        let line = format!("{} leapboot: {}: {}", stamp(), area.as_str(), part);
-        if let Some(held) = &mut l.held {
-            if held.len() < KEEP {
-                held.push(line.clone());
-            }
-        } else {
-            if l.stderr {
-                let _ = writeln!(std::io::stderr(), "{line}");
-            }
-            for sink in &mut l.sinks {
-                // Consoles are raw ttys: end lines with CR LF.
-                let _ = sink.write_all(format!("{line}\r\n").as_bytes());
-            }
-        }
-        if let Some(k) = &mut l.kmsg {
-            let _ = k.write_all(format!("<7>leapboot: {}: {}", area.as_str(), part).as_bytes());
-        }
-        if l.lines.len() >= KEEP {
-            l.lines.pop_front();
-        }
-        l.lines.push_back(line);
+    if msg.is_empty() {
+        return;
     }
+    let part = crate::printable::printable(&msg);
+    let line = format!("{} leapboot: {}: {}", stamp(), area.as_str(), part);
+    let mut l = lock();
+    if let Some(held) = &mut l.held {
+        if held.len() < KEEP {
+            held.push(line.clone());
+        }
+    } else {
+        if l.stderr {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
+        for sink in &mut l.sinks {
+            // Consoles are raw ttys: end lines with CR LF.
+            let _ = sink.write_all(format!("{line}\r\n").as_bytes());
+        }
+    }
+    if let Some(k) = &mut l.kmsg {
+        let _ = k.write_all(format!("<7>leapboot: {}: {}", area.as_str(), part).as_bytes());
+    }
+    if l.lines.len() >= KEEP {
+        l.lines.pop_front();
+    }
+    l.lines.push_back(line);
 }
 
 /// While the full-screen menu is drawn (`true`), log lines still go to `/dev/kmsg`
